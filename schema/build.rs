@@ -3,11 +3,8 @@
 fn main() {
     println!("cargo:rerun-if-changed=capnp/kahuna.capnp");
     println!("cargo:rerun-if-changed=capnp/peer.capnp");
-    if let Err(e) = capnpc::CompilerCommand::new()
-        .src_prefix("capnp")
-        .file("capnp/kahuna.capnp")
-        .file("capnp/peer.capnp")
-        .run()
+    if let Err(e) =
+        capnpc::CompilerCommand::new().src_prefix("capnp").file("capnp/kahuna.capnp").file("capnp/peer.capnp").run()
     {
         panic!(
             "compiling the Cap'n Proto schemas failed: {e}\n\

@@ -64,10 +64,7 @@ pub fn validate_key(arg: &str, key: &str) -> Result<(), String> {
         return Err(format!("{arg} must not be empty"));
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(format!(
-            "{arg} is {} bytes long; the limit is {MAX_KEY_BYTES} bytes",
-            key.len()
-        ));
+        return Err(format!("{arg} is {} bytes long; the limit is {MAX_KEY_BYTES} bytes", key.len()));
     }
     if key.starts_with(RESERVED_PREFIX) {
         return Err(format!("{arg} starts with the reserved prefix '{RESERVED_PREFIX}'"));

@@ -1,0 +1,11 @@
+//! Kahuna server library: the layers of a node, composed by [`server`].
+pub mod cluster;
+pub mod config;
+pub mod hlc;
+pub mod kv;
+pub mod mvcc;
+pub mod partition;
+pub mod raft;
+pub mod rpc;
+pub mod server;
+pub mod storage;

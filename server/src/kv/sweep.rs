@@ -1,0 +1,138 @@
+//! The expiry sweep: physically removes dead keys and, optionally, old versions.
+//!
+//! Expired and deleted keys already behave as absent; the sweep only reclaims their space. On
+//! every partition this node leads, it surveys a stretch of keys per round and proposes
+//! `PurgeDead` for keys dead for longer than `tombstone_retention` (and `PurgeVersions` for
+//! versions older than `revision_max_age`, when set). Purges go through Raft so every replica
+//! removes the same data at the same point of the log; the state machine re-checks each key.
+//! The Ephemeral keyspace is swept the same way, directly in the leader's memory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Service;
+use crate::hlc;
+use crate::mvcc;
+use crate::raft::Command;
+use crate::storage::{Engine, Staged};
+
+/// Configuration of the sweep.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// How long a dead key keeps its history (and revision counter) before it is purged.
+    pub tombstone_retention: Duration,
+    /// Versions older than this are purged (the latest version is always kept); `None` = keep
+    /// up to the retention count regardless of age.
+    pub revision_max_age: Option<Duration>,
+    /// Keys surveyed per partition per round.
+    pub keys_per_round: usize,
+}
+
+pub(super) fn spawn(service: &Arc<Service>) {
+    let weak = Arc::downgrade(service);
+    let interval = service.options.sweep.interval;
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut cursors: HashMap<(u32, bool), Option<String>> = HashMap::new();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(service) = weak.upgrade() else { break };
+            service.sweep_round(&mut cursors).await;
+        }
+    });
+}
+
+impl Service {
+    async fn sweep_round(&self, cursors: &mut HashMap<(u32, bool), Option<String>>) {
+        let opts = &self.options.sweep;
+        for part in self.cluster.partitions() {
+            let l = part.leadership();
+            if !l.serving {
+                continue;
+            }
+            let p = part.id();
+            let now = self.clock.now();
+            let dead_before = hlc::sub_ms(now, opts.tombstone_retention.as_millis() as u64);
+            let old_before = opts.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64));
+
+            let cursor = cursors.entry((p, false)).or_default();
+            match mvcc::survey(&*part.view().engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before)
+            {
+                Err(e) => tracing::error!(partition = p, error = %e, "sweep survey failed"),
+                Ok(survey) => {
+                    *cursor = survey.next;
+                    let mut commands = Vec::new();
+                    if !survey.dead.is_empty() {
+                        commands.push(Command::PurgeDead { keys: survey.dead, dead_before });
+                    }
+                    if let (false, Some(before)) = (survey.with_old_versions.is_empty(), old_before) {
+                        commands.push(Command::PurgeVersions { keys: survey.with_old_versions, before });
+                    }
+                    for command in commands {
+                        match part.propose(command).await {
+                            Ok(result) => tracing::debug!(partition = p, ?result, "sweep"),
+                            Err(e) => tracing::debug!(partition = p, error = %e, "sweep proposal failed"),
+                        }
+                    }
+                }
+            }
+
+            let engine = self.ephemeral_engine(p, l.term);
+            let cursor = cursors.entry((p, true)).or_default();
+            match mvcc::survey(&engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before) {
+                Err(e) => tracing::error!(partition = p, error = %e, "ephemeral sweep survey failed"),
+                Ok(survey) => {
+                    *cursor = survey.next;
+                    let mut staged = Staged::new(&engine);
+                    let outcome: crate::storage::Result<()> = (|| {
+                        for key in &survey.dead {
+                            mvcc::purge_dead(&mut staged, p, key, dead_before)?;
+                        }
+                        if let Some(before) = old_before {
+                            for key in &survey.with_old_versions {
+                                mvcc::purge_versions_before(&mut staged, p, key, before)?;
+                            }
+                        }
+                        Ok(())
+                    })();
+                    let batch = staged.into_batch();
+                    if let Err(e) = outcome.and_then(|_| engine.write(batch)) {
+                        tracing::error!(partition = p, error = %e, "ephemeral sweep failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes reads at `ts` on `partition` stable: the clock passes `ts` and, for Persistent
+    /// data, the partition's state machine has moved past it, so nothing can still commit at
+    /// or below `ts`.
+    pub(super) async fn close_timestamp(
+        &self,
+        partition: u32,
+        ts: u64,
+        durability: super::Durability,
+        arg: &str,
+    ) -> Result<(), super::Error> {
+        if !self.clock.observe(ts) {
+            return Err(super::Error::InvalidInput(format!(
+                "{arg} ({ts}) is too far ahead of the cluster clock ({})",
+                self.clock.peek()
+            )));
+        }
+        if durability == super::Durability::Persistent {
+            let part = self.cluster.partition(partition);
+            if part.view().last_ts() < ts {
+                part.propose(Command::Advance { ts }).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! Golden-script tests for the MVCC rules.
+//!
+//! Each file in `testscripts/` starts with a comment saying what it proves, then alternates
+//! `> command` lines with the output they must print. Run with `UPDATE_GOLDEN=1` to rewrite
+//! the expected output after an intended change (then review the diff).
+//!
+//! Commands (timestamps are explicit so scripts are deterministic):
+//! ```text
+//! > set KEY VALUE ts=N [exp=N] [if=exists|not-exists|value:V|rev:N] [norev] [keep=N]
+//! > del KEY ts=N              > extend KEY exp=N ts=N
+//! > get KEY now=N             > at KEY ts=N            > rev KEY N
+//! > scan PREFIX at=N now=N [after=K] [limit=N] [bucket]
+//! > purge KEY dead-before=N   > purge-old KEY before=N > dump
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::*;
+use crate::storage::{Engine, MemoryEngine, Reader, Staged};
+
+const P: u32 = 7;
+
+fn args(words: &[&str]) -> (Vec<String>, HashMap<String, String>) {
+    let mut positional = Vec::new();
+    let mut named = HashMap::new();
+    for w in words {
+        match w.split_once('=') {
+            Some((k, v)) => {
+                named.insert(k.to_string(), v.to_string());
+            }
+            None => positional.push(w.to_string()),
+        }
+    }
+    (positional, named)
+}
+
+fn num(named: &HashMap<String, String>, name: &str) -> u64 {
+    named.get(name).unwrap_or_else(|| panic!("missing {name}=")).parse().unwrap()
+}
+
+fn show(l: &Lookup) -> String {
+    match &l.version {
+        None => format!("found={} rev={}", l.found, l.revision()),
+        Some(v) => format!(
+            "found={} rev={} value={} ts={} exp={}",
+            l.found,
+            v.revision,
+            v.value.as_deref().map_or("<tombstone>".into(), |b| String::from_utf8_lossy(b).into_owned()),
+            v.ts,
+            v.expires_at
+        ),
+    }
+}
+
+fn write<R>(e: &MemoryEngine, f: impl FnOnce(&mut Staged<'_>) -> R) -> R {
+    let mut st = Staged::new(e);
+    let r = f(&mut st);
+    let batch = st.into_batch();
+    e.write(batch).unwrap();
+    r
+}
+
+fn run(e: &MemoryEngine, line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (pos, named) = args(&words[1..]);
+    match words[0] {
+        "set" => {
+            let condition = match named.get("if").map(String::as_str) {
+                None => Condition::None,
+                Some("exists") => Condition::IfExists,
+                Some("not-exists") => Condition::IfNotExists,
+                Some(c) if c.starts_with("value:") => Condition::IfValue(c.as_bytes()[6..].to_vec()),
+                Some(c) if c.starts_with("rev:") => Condition::IfRevision(c[4..].parse().unwrap()),
+                Some(c) => panic!("bad condition {c}"),
+            };
+            let a = SetArgs {
+                key: &pos[0],
+                value: pos[1].as_bytes(),
+                expires_at: named.get("exp").map_or(0, |v| v.parse().unwrap()),
+                condition: &condition,
+                no_revision: pos.iter().any(|p| p == "norev"),
+            };
+            let keep = named.get("keep").map_or(16, |v| v.parse().unwrap());
+            let o = write(e, |st| set(st, P, &a, num(&named, "ts"), keep).unwrap());
+            format!("set={} rev={}", o.applied, o.revision)
+        }
+        "del" => {
+            let o = write(e, |st| delete(st, P, &pos[0], num(&named, "ts"), 16).unwrap());
+            format!("deleted={} rev={}", o.applied, o.revision)
+        }
+        "extend" => {
+            let o = write(e, |st| extend(st, P, &pos[0], num(&named, "exp"), num(&named, "ts")).unwrap());
+            format!("extended={} rev={}", o.applied, o.revision)
+        }
+        "get" => show(&get_latest(e, P, &pos[0], num(&named, "now")).unwrap()),
+        "at" => show(&get_at(e, P, &pos[0], num(&named, "ts")).unwrap()),
+        "rev" => show(&get_revision(e, P, &pos[0], pos[1].parse().unwrap()).unwrap()),
+        "scan" => {
+            let bucket = pos.iter().any(|p| p == "bucket");
+            let prefix = if bucket { format!("{}/", pos[0]) } else { pos.first().cloned().unwrap_or_default() };
+            let plen = prefix.len();
+            let filter = move |k: &str| !bucket || !k[plen..].contains('/');
+            let window = Window {
+                prefix: &prefix,
+                start_after: named.get("after").map(String::as_str),
+                limit: named.get("limit").map_or(100, |v| v.parse().unwrap()),
+            };
+            let page = scan(e, P, window, num(&named, "at"), num(&named, "now"), &filter).unwrap();
+            let mut out = String::new();
+            for (k, v) in &page.entries {
+                let value = String::from_utf8_lossy(v.value.as_deref().unwrap());
+                writeln!(out, "{k} rev={} value={value}", v.revision).unwrap();
+            }
+            write!(out, "more={}", page.more).unwrap();
+            out
+        }
+        "purge" => format!("purged={}", write(e, |st| purge_dead(st, P, &pos[0], num(&named, "dead-before")).unwrap())),
+        "purge-old" => {
+            format!("purged={}", write(e, |st| purge_versions_before(st, P, &pos[0], num(&named, "before")).unwrap()))
+        }
+        "dump" => {
+            let (from, to) = crate::storage::keys::partition_range(P);
+            let mut out = Vec::new();
+            for item in e.scan(crate::storage::Cf::Data, &from, &to) {
+                let (k, v) = item.unwrap();
+                let (key, ts) = decode_version_key(P, &k).unwrap();
+                let l = Lookup { found: true, version: Some(decode_record(ts, &v).unwrap()) };
+                out.push(format!("{key}: {}", show(&l).trim_start_matches("found=true ")));
+            }
+            if out.is_empty() { "<empty>".into() } else { out.join("\n") }
+        }
+        other => panic!("unknown command {other}"),
+    }
+}
+
+fn run_script(text: &str) -> String {
+    let e = MemoryEngine::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        if let Some(cmd) = line.strip_prefix("> ") {
+            writeln!(out, "{line}").unwrap();
+            writeln!(out, "{}", run(&e, cmd)).unwrap();
+        } else if line.starts_with('#') || line.trim().is_empty() {
+            writeln!(out, "{line}").unwrap();
+        }
+    }
+    out
+}
+
+#[test]
+fn golden_scripts() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mvcc/testscripts");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    assert!(paths.len() >= 5, "scripts missing in {}", dir.display());
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with('#'), "{} must start with a comment saying what it proves", path.display());
+        let actual = run_script(&text);
+        if update {
+            std::fs::write(&path, &actual).unwrap();
+        } else if actual != text {
+            failures.push(format!("--- {}\n{actual}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "golden scripts differ (UPDATE_GOLDEN=1 rewrites):\n{}", failures.join("\n"));
+}
+
+#[test]
+fn survey_finds_dead_keys_and_old_versions_in_stretches() {
+    let e = MemoryEngine::new();
+    for line in [
+        "set a 1 ts=10",
+        "set a 2 ts=20",
+        "set b 1 ts=11",
+        "del b ts=12",
+        "set c 1 ts=13 exp=15",
+        "set d 1 ts=14",
+        "del d ts=50",
+    ] {
+        run(&e, line);
+    }
+    let s = survey(&e, P, None, 10, 30, Some(15)).unwrap();
+    assert_eq!(s.dead, vec!["b".to_string(), "c".to_string()]);
+    assert_eq!(s.with_old_versions, vec!["a".to_string(), "b".to_string(), "d".to_string()]);
+    assert_eq!(s.next, None);
+    let first = survey(&e, P, None, 2, 30, None).unwrap();
+    assert_eq!(first.dead, vec!["b".to_string()]);
+    assert_eq!(first.next.as_deref(), Some("b"));
+    let rest = survey(&e, P, first.next.as_deref(), 2, 30, None).unwrap();
+    assert_eq!(rest.dead, vec!["c".to_string()]);
+    assert_eq!(rest.next, None, "c and d were the last keys");
+    let last = survey(&e, P, Some("c"), 2, 30, None).unwrap();
+    assert_eq!(last, Survey::default());
+}

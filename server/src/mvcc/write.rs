@@ -1,0 +1,133 @@
+//! Writes: set with conditions, delete, extend, and the purges run by the sweep.
+
+use super::read::versions;
+use super::{Version, encode_record, version_key};
+use crate::storage::{Cf, Result, Staged};
+
+/// The condition of a set.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Condition {
+    /// Always write.
+    None,
+    /// Only when the key is live.
+    IfExists,
+    /// Only when the key is absent, deleted or expired.
+    IfNotExists,
+    /// Only when the live value equals this, byte for byte.
+    IfValue(Vec<u8>),
+    /// Only when the key is live at this revision.
+    IfRevision(i64),
+}
+
+/// Arguments of [`set`].
+#[derive(Clone, Debug)]
+pub struct SetArgs<'a> {
+    /// The user key.
+    pub key: &'a str,
+    /// The new value.
+    pub value: &'a [u8],
+    /// Absolute expiry (HLC); 0 = never.
+    pub expires_at: u64,
+    /// When to write.
+    pub condition: &'a Condition,
+    /// Drop the superseded version instead of archiving it.
+    pub no_revision: bool,
+}
+
+/// The outcome of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// True when the write happened.
+    pub applied: bool,
+    /// The new revision if applied, else the key's current revision (-1 without any version).
+    pub revision: i64,
+}
+
+/// Sets `args.key` at commit timestamp `ts` if the condition holds at `ts`; keeps at most
+/// `retention` versions of the key.
+pub fn set(st: &mut Staged<'_>, partition: u32, args: &SetArgs<'_>, ts: u64, retention: usize) -> Result<WriteOutcome> {
+    let mut history = versions(st, partition, args.key).collect::<Result<Vec<Version>>>()?;
+    let current = history.first();
+    let live = current.filter(|v| v.is_live_at(ts));
+    let holds = match args.condition {
+        Condition::None => true,
+        Condition::IfExists => live.is_some(),
+        Condition::IfNotExists => live.is_none(),
+        Condition::IfValue(expected) => live.is_some_and(|v| v.value.as_deref() == Some(expected.as_slice())),
+        Condition::IfRevision(expected) => live.is_some_and(|v| v.revision == *expected),
+    };
+    let current_revision = current.map_or(-1, |v| v.revision);
+    if !holds {
+        return Ok(WriteOutcome { applied: false, revision: current_revision });
+    }
+    let revision = current_revision + 1;
+    if args.no_revision && !history.is_empty() {
+        let superseded = history.remove(0);
+        st.delete(Cf::Data, version_key(partition, args.key, superseded.ts));
+    }
+    let version = Version { ts, revision, expires_at: args.expires_at, value: Some(args.value.to_vec()) };
+    st.put(Cf::Data, version_key(partition, args.key, ts), encode_record(&version));
+    trim(st, partition, args.key, &history, retention.saturating_sub(1));
+    Ok(WriteOutcome { applied: true, revision })
+}
+
+/// Deletes `key` at `ts` if it is live: writes a tombstone carrying the key's revision.
+pub fn delete(st: &mut Staged<'_>, partition: u32, key: &str, ts: u64, retention: usize) -> Result<WriteOutcome> {
+    let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
+    let Some(current) = history.first() else {
+        return Ok(WriteOutcome { applied: false, revision: -1 });
+    };
+    if !current.is_live_at(ts) {
+        return Ok(WriteOutcome { applied: false, revision: current.revision });
+    }
+    let tombstone = Version { ts, revision: current.revision, expires_at: 0, value: None };
+    st.put(Cf::Data, version_key(partition, key, ts), encode_record(&tombstone));
+    let revision = current.revision;
+    trim(st, partition, key, &history, retention.saturating_sub(1));
+    Ok(WriteOutcome { applied: true, revision })
+}
+
+/// Sets the expiry of live `key` to `expires_at`, rewriting its latest version in place.
+pub fn extend(st: &mut Staged<'_>, partition: u32, key: &str, expires_at: u64, ts: u64) -> Result<WriteOutcome> {
+    let current = versions(st, partition, key).next().transpose()?;
+    match current {
+        None => Ok(WriteOutcome { applied: false, revision: -1 }),
+        Some(v) if !v.is_live_at(ts) => Ok(WriteOutcome { applied: false, revision: v.revision }),
+        Some(mut v) => {
+            v.expires_at = expires_at;
+            st.put(Cf::Data, version_key(partition, key, v.ts), encode_record(&v));
+            Ok(WriteOutcome { applied: true, revision: v.revision })
+        }
+    }
+}
+
+/// Deletes the oldest of `older` (versions below the newest) beyond the first `keep`.
+fn trim(st: &mut Staged<'_>, partition: u32, key: &str, older: &[Version], keep: usize) {
+    for v in older.iter().skip(keep) {
+        st.delete(Cf::Data, version_key(partition, key, v.ts));
+    }
+}
+
+/// Removes every version of `key` when its latest version died (deleted or expired) at or
+/// before `dead_before`. Returns true when the key was purged; its revision restarts at 0.
+pub fn purge_dead(st: &mut Staged<'_>, partition: u32, key: &str, dead_before: u64) -> Result<bool> {
+    let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
+    let dead = history.first().and_then(Version::died_at).is_some_and(|t| t <= dead_before);
+    if dead {
+        for v in &history {
+            st.delete(Cf::Data, version_key(partition, key, v.ts));
+        }
+    }
+    Ok(dead)
+}
+
+/// Removes the versions of `key` older than `before`, except the latest one.
+pub fn purge_versions_before(st: &mut Staged<'_>, partition: u32, key: &str, before: u64) -> Result<usize> {
+    let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
+    let mut purged = 0;
+    for v in history.iter().skip(1).filter(|v| v.ts < before) {
+        st.delete(Cf::Data, version_key(partition, key, v.ts));
+        purged += 1;
+    }
+    Ok(purged)
+}

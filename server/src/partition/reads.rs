@@ -1,0 +1,224 @@
+//! Leadership tracking, the leader lease, and the batched read-index barrier.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::ServerState;
+use openraft::error::{CheckIsLeaderError, RaftError};
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, watch};
+
+use super::Error;
+use crate::raft::Raft;
+
+/// Who leads a partition, as this node knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leadership {
+    /// The leader's node id, if known.
+    pub leader: Option<u64>,
+    /// The current term.
+    pub term: u64,
+    /// True when this node is the leader.
+    pub is_self: bool,
+    /// True when this node is the leader and has applied an entry of its own term, so its
+    /// state machine holds every write committed by earlier leaders.
+    pub serving: bool,
+}
+
+fn leadership_of(m: &openraft::RaftMetrics<u64, openraft::BasicNode>) -> Leadership {
+    let is_self = m.state == ServerState::Leader;
+    let applied_term = m.last_applied.map(|l| l.leader_id.term);
+    Leadership {
+        leader: m.current_leader,
+        term: m.current_term,
+        is_self,
+        serving: is_self && applied_term == Some(m.current_term),
+    }
+}
+
+#[derive(Default)]
+struct Lease {
+    term: u64,
+    /// The send time of the newest heartbeat round a quorum acknowledged in `term`.
+    acked_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Barrier {
+    waiters: Vec<oneshot::Sender<Result<(), Error>>>,
+    running: bool,
+}
+
+struct Shared {
+    partition: u32,
+    raft: Raft,
+    duration: Duration,
+    leadership: watch::Receiver<Leadership>,
+    metrics: watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+    lease: Mutex<Lease>,
+    barrier: Mutex<Barrier>,
+}
+
+/// Read-side coordination of one partition.
+pub(super) struct Reads {
+    shared: Arc<Shared>,
+}
+
+impl Shared {
+    fn record_ack(&self, term: u64, at: Instant) {
+        let mut lease = self.lease.lock();
+        if lease.term == term && lease.acked_at.is_none_or(|t| t < at) {
+            lease.acked_at = Some(at);
+        }
+    }
+
+    fn lease_holds(&self) -> Option<Leadership> {
+        // Straight from the metrics, not the (asynchronously updated) leadership channel.
+        let l = leadership_of(&self.metrics.borrow());
+        let lease = self.lease.lock();
+        let fresh = lease.acked_at.is_some_and(|t| t.elapsed() < self.duration);
+        (l.serving && lease.term == l.term && fresh).then_some(l)
+    }
+
+    async fn round(&self) -> Result<(), Error> {
+        let partition = self.partition;
+        let term = self.leadership.borrow().term;
+        let started = Instant::now();
+        match self.raft.get_read_log_id().await {
+            Ok((read, _applied)) => {
+                self.record_ack(term, started);
+                if let Some(read) = read {
+                    self.raft
+                        .wait(Some(self.duration * 4))
+                        .applied_index_at_least(Some(read.index), "read barrier")
+                        .await
+                        .map_err(|e| Error::Stopped { partition, detail: e.to_string() })?;
+                }
+                Ok(())
+            }
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(Error::NotLeader { partition, leader: f.leader_id })
+            }
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q))) => {
+                Err(Error::NoQuorum { partition, detail: q.to_string() })
+            }
+            Err(RaftError::Fatal(f)) => Err(Error::Stopped { partition, detail: f.to_string() }),
+        }
+    }
+
+    /// Runs rounds until no reader waits; each round serves the readers that arrived before it.
+    async fn drive(self: Arc<Self>) {
+        loop {
+            let waiters = {
+                let mut b = self.barrier.lock();
+                if b.waiters.is_empty() {
+                    b.running = false;
+                    return;
+                }
+                std::mem::take(&mut b.waiters)
+            };
+            let result = self.round().await;
+            for w in waiters {
+                let _ = w.send(result.clone());
+            }
+        }
+    }
+}
+
+impl Reads {
+    pub(super) fn start(partition: u32, node_id: u64, raft: Raft, duration: Duration) -> Reads {
+        let (tx, rx) = watch::channel(Leadership::default());
+        let shared = Arc::new(Shared {
+            partition,
+            raft: raft.clone(),
+            duration,
+            leadership: rx,
+            metrics: raft.metrics(),
+            lease: Mutex::new(Lease::default()),
+            barrier: Mutex::new(Barrier::default()),
+        });
+        let watcher = shared.clone();
+        let mut metrics = raft.metrics();
+        tokio::spawn(async move {
+            loop {
+                let observed = Instant::now();
+                let m = metrics.borrow_and_update().clone();
+                let now = leadership_of(&m);
+                let is_self = now.is_self;
+                {
+                    let mut lease = watcher.lease.lock();
+                    if lease.term != now.term || !is_self {
+                        *lease = Lease { term: now.term, acked_at: None };
+                    }
+                }
+                if is_self
+                    && let Some(ms) = m.millis_since_quorum_ack
+                    && let Some(at) = observed.checked_sub(Duration::from_millis(ms))
+                {
+                    watcher.record_ack(now.term, at);
+                }
+                tx.send_if_modified(|old| {
+                    let changed = *old != now;
+                    if changed {
+                        if now.is_self != old.is_self || now.leader != old.leader {
+                            tracing::info!(partition, term = now.term, leader = ?now.leader, is_self, "leadership");
+                        }
+                        *old = now;
+                    }
+                    changed
+                });
+                if metrics.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        let _ = node_id;
+        Reads { shared }
+    }
+
+    pub(super) fn leadership(&self) -> Leadership {
+        *self.shared.leadership.borrow()
+    }
+
+    pub(super) fn watch(&self) -> watch::Receiver<Leadership> {
+        self.shared.leadership.clone()
+    }
+
+    /// A linearizable read point: immediate under a valid lease, else a shared read-index round.
+    pub(super) async fn barrier(&self) -> Result<(), Error> {
+        if self.shared.lease_holds().is_some() {
+            return Ok(());
+        }
+        self.read_index().await
+    }
+
+    async fn read_index(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut b = self.shared.barrier.lock();
+            b.waiters.push(tx);
+            !std::mem::replace(&mut b.running, true)
+        };
+        if start {
+            tokio::spawn(self.shared.clone().drive());
+        }
+        rx.await
+            .map_err(|_| Error::Stopped { partition: self.shared.partition, detail: "read barrier dropped".into() })?
+    }
+
+    pub(super) async fn ensure_lease(&self) -> Result<Leadership, Error> {
+        if let Some(l) = self.shared.lease_holds() {
+            return Ok(l);
+        }
+        self.read_index().await?;
+        let partition = self.shared.partition;
+        self.shared.lease_holds().ok_or_else(|| {
+            let l = self.leadership();
+            if l.is_self {
+                Error::NoQuorum { partition, detail: "the leader lease could not be confirmed".into() }
+            } else {
+                Error::NotLeader { partition, leader: l.leader }
+            }
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! RPC: every byte of Cap'n Proto in the server lives here.
+//!
+//! ```text
+//!  TcpListener ──accept──> Workers (LocalSet threads) ──> RpcSystem per connection
+//!                                                          bootstrap = Gateway
+//!                                                            ├─ Kahuna methods ─> kv::Service
+//!                                                            └─ peer() ─> Peer: raft / forward
+//!  Peers (Send + Sync) ─────> one link per member on a worker ─> remote Gateway.peer()
+//!      implements raft::Transport and kv::Forwarder
+//! ```
+//!
+//! capnp-rpc is `!Send`, so connections run on a few current-thread runtimes (`workers`); the
+//! futures they await (`kv::Service::execute`, `Raft::append_entries`) are `Send` and talk to
+//! the Raft tasks on the main runtime through channels. Messages are bounded by
+//! `ReaderOptions` (traversal and nesting limits); a message over the limit or malformed
+//! fails its connection, never the node. Decoding errors of well-formed messages become
+//! `InvalidInput` results naming the argument.
+
+mod client_api;
+mod convert;
+mod peer_api;
+mod peers;
+mod workers;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use capnp_rpc::rpc_twoparty_capnp::Side;
+use capnp_rpc::{RpcSystem, twoparty};
+use futures::AsyncReadExt;
+use kahuna_schema::peer_capnp::gateway;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use crate::kv;
+
+pub use peers::Peers;
+pub use workers::Workers;
+
+/// Reader limits for every connection, sized from the largest value a message may carry.
+pub fn reader_options(max_message_bytes: usize) -> capnp::message::ReaderOptions {
+    let mut o = capnp::message::ReaderOptions::new();
+    o.traversal_limit_in_words(Some(max_message_bytes / 8 + 1));
+    o.nesting_limit(64);
+    o
+}
+
+async fn serve_connection(stream: TcpStream, kv: Arc<kv::Service>, options: capnp::message::ReaderOptions) {
+    let peer = stream.peer_addr().ok();
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "set_nodelay");
+    }
+    let (reader, writer) = stream.compat().split();
+    let network = twoparty::VatNetwork::new(
+        futures::io::BufReader::new(reader),
+        futures::io::BufWriter::new(writer),
+        Side::Server,
+        options,
+    );
+    let gateway: gateway::Client = capnp_rpc::new_client(client_api::GatewayImpl { kv });
+    let system = RpcSystem::new(Box::new(network), Some(gateway.client));
+    if let Err(e) = system.await {
+        tracing::debug!(peer = ?peer, error = %e, "connection closed with an error");
+    }
+}
+
+/// Accepts connections on `listener` and serves each on a worker until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    kv: Arc<kv::Service>,
+    workers: &Workers,
+    options: capnp::message::ReaderOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let kv = kv.clone();
+                    workers.spawn(move || serve_connection(stream, kv, options));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = &mut shutdown => break,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Outbound peer links: one Cap'n Proto connection per other member, owned by a worker thread.
+//!
+//! `Peers` is `Send + Sync`: Raft groups and the forwarder hand it messages from any thread;
+//! each link task (on an RPC worker) connects lazily, opens the `Peer` capability with this
+//! node's cluster id, pipelines calls, and reconnects after a failure with a short back-off.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capnp_rpc::rpc_twoparty_capnp::Side;
+use capnp_rpc::{RpcSystem, twoparty};
+use futures::AsyncReadExt;
+use futures::future::BoxFuture;
+use kahuna_schema::peer_capnp::{RaftKind, gateway, peer};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use super::peer_api::Forwarded;
+use super::workers::Workers;
+use crate::hlc::Clock;
+use crate::kv::{self, ForwardError};
+use crate::raft::{RaftReply, RaftRequest, Transport, TransportError};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(200);
+
+enum Call {
+    Raft {
+        partition: u32,
+        kind: RaftKind,
+        payload: Vec<u8>,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<Vec<u8>, TransportError>>,
+    },
+    Forward {
+        payload: Vec<u8>,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<Vec<u8>, ForwardError>>,
+    },
+}
+
+/// The node's links to every other member.
+pub struct Peers {
+    links: HashMap<u64, mpsc::UnboundedSender<Call>>,
+}
+
+struct Link {
+    target: u64,
+    address: String,
+    node_id: u64,
+    cluster_id: u64,
+    clock: Arc<Clock>,
+    options: capnp::message::ReaderOptions,
+}
+
+#[derive(Default)]
+struct LinkState {
+    client: Option<peer::Client>,
+    generation: u64,
+    down_until: Option<Instant>,
+}
+
+impl Peers {
+    /// Starts a link to every member of `addresses` but `node_id`.
+    pub fn start(
+        workers: &Workers,
+        node_id: u64,
+        cluster_id: u64,
+        addresses: &BTreeMap<u64, String>,
+        clock: Arc<Clock>,
+        options: capnp::message::ReaderOptions,
+    ) -> Arc<Peers> {
+        let mut links = HashMap::new();
+        for (&target, address) in addresses.iter().filter(|(id, _)| **id != node_id) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let link = Link { target, address: address.clone(), node_id, cluster_id, clock: clock.clone(), options };
+            workers.spawn(move || link.run(rx));
+            links.insert(target, tx);
+        }
+        Arc::new(Peers { links })
+    }
+}
+
+fn is_disconnect(e: &capnp::Error) -> bool {
+    e.kind == capnp::ErrorKind::Disconnected
+}
+
+impl Link {
+    async fn connect(&self, state: &Rc<RefCell<LinkState>>) -> Result<peer::Client, String> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&self.address))
+            .await
+            .map_err(|_| format!("connecting to {} timed out", self.address))?
+            .map_err(|e| format!("connecting to {}: {e}", self.address))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (reader, writer) = stream.compat().split();
+        let network = twoparty::VatNetwork::new(
+            futures::io::BufReader::new(reader),
+            futures::io::BufWriter::new(writer),
+            Side::Client,
+            self.options,
+        );
+        let mut rpc = RpcSystem::new(Box::new(network), None);
+        let gateway: gateway::Client = rpc.bootstrap(Side::Server);
+        let generation = state.borrow().generation + 1;
+        let watcher = state.clone();
+        let target = self.target;
+        tokio::task::spawn_local(async move {
+            if let Err(e) = rpc.await {
+                tracing::debug!(peer = target, error = %e, "peer connection closed");
+            }
+            let mut s = watcher.borrow_mut();
+            if s.generation == generation {
+                s.client = None;
+            }
+        });
+        let mut request = gateway.peer_request();
+        request.get().set_cluster_id(self.cluster_id);
+        request.get().set_from_node(self.node_id);
+        let response = tokio::time::timeout(CONNECT_TIMEOUT, request.send().promise)
+            .await
+            .map_err(|_| format!("node {target} did not open the peer channel in time"))?
+            .map_err(|e| format!("node {target} refused the peer channel: {e}"))?;
+        let client = response.get().and_then(|r| r.get_peer()).map_err(|e| e.to_string())?;
+        let mut s = state.borrow_mut();
+        s.generation = generation;
+        s.client = Some(client.clone());
+        tracing::debug!(peer = target, address = %self.address, "connected to peer");
+        Ok(client)
+    }
+
+    async fn client(&self, state: &Rc<RefCell<LinkState>>) -> Result<peer::Client, String> {
+        if let Some(c) = state.borrow().client.clone() {
+            return Ok(c);
+        }
+        if state.borrow().down_until.is_some_and(|t| Instant::now() < t) {
+            return Err(format!("node {} is unreachable (retrying shortly)", self.target));
+        }
+        match self.connect(state).await {
+            Ok(c) => {
+                state.borrow_mut().down_until = None;
+                Ok(c)
+            }
+            Err(e) => {
+                state.borrow_mut().down_until = Some(Instant::now() + RECONNECT_BACKOFF);
+                Err(e)
+            }
+        }
+    }
+
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Call>) {
+        let state = Rc::new(RefCell::new(LinkState::default()));
+        let link = Rc::new(self);
+        while let Some(call) = rx.recv().await {
+            let client = link.client(&state).await;
+            let (link, state) = (link.clone(), state.clone());
+            tokio::task::spawn_local(async move {
+                let broken = |e: &capnp::Error| {
+                    if is_disconnect(e) {
+                        state.borrow_mut().client = None;
+                    }
+                };
+                match call {
+                    Call::Raft { partition, kind, payload, timeout, reply } => {
+                        let result = match client {
+                            Err(e) => Err(TransportError::Unreachable(e)),
+                            Ok(client) => {
+                                let mut req = client.raft_request();
+                                let mut p = req.get();
+                                p.set_partition(partition);
+                                p.set_kind(kind);
+                                p.set_payload(&payload);
+                                p.set_hlc(link.clock.peek());
+                                match tokio::time::timeout(timeout, req.send().promise).await {
+                                    Err(_) => Err(TransportError::Timeout(timeout)),
+                                    Ok(Err(e)) => {
+                                        broken(&e);
+                                        Err(if is_disconnect(&e) {
+                                            TransportError::Unreachable(e.to_string())
+                                        } else {
+                                            TransportError::Protocol(e.to_string())
+                                        })
+                                    }
+                                    Ok(Ok(r)) => r
+                                        .get()
+                                        .and_then(|r| {
+                                            link.clock.observe(r.get_hlc());
+                                            Ok(r.get_payload()?.to_vec())
+                                        })
+                                        .map_err(|e| TransportError::Protocol(e.to_string())),
+                                }
+                            }
+                        };
+                        let _ = reply.send(result);
+                    }
+                    Call::Forward { payload, timeout, reply } => {
+                        let node = link.target;
+                        let result = match client {
+                            Err(detail) => Err(ForwardError::NotSent { node, detail }),
+                            Ok(client) => {
+                                let mut req = client.forward_request();
+                                req.get().set_payload(&payload);
+                                req.get().set_hlc(link.clock.peek());
+                                match tokio::time::timeout(timeout, req.send().promise).await {
+                                    Err(_) => {
+                                        Err(ForwardError::Lost { node, detail: format!("no reply within {timeout:?}") })
+                                    }
+                                    Ok(Err(e)) => {
+                                        broken(&e);
+                                        Err(ForwardError::Lost { node, detail: e.to_string() })
+                                    }
+                                    Ok(Ok(r)) => r
+                                        .get()
+                                        .and_then(|r| {
+                                            link.clock.observe(r.get_hlc());
+                                            Ok(r.get_payload()?.to_vec())
+                                        })
+                                        .map_err(|e| ForwardError::Lost { node, detail: e.to_string() }),
+                                }
+                            }
+                        };
+                        let _ = reply.send(result);
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn kind_of(request: &RaftRequest) -> RaftKind {
+    match request {
+        RaftRequest::AppendEntries(_) => RaftKind::AppendEntries,
+        RaftRequest::Vote(_) => RaftKind::Vote,
+        RaftRequest::InstallSnapshot(_) => RaftKind::InstallSnapshot,
+    }
+}
+
+impl Transport for Peers {
+    fn send(
+        &self,
+        target: u64,
+        partition: u32,
+        request: RaftRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<RaftReply, TransportError>> {
+        let link = self.links.get(&target).cloned();
+        Box::pin(async move {
+            let link = link.ok_or_else(|| TransportError::Unreachable(format!("node {target} is not a member")))?;
+            let kind = kind_of(&request);
+            let payload = postcard::to_allocvec(&request).map_err(|e| TransportError::Protocol(e.to_string()))?;
+            let (reply, rx) = oneshot::channel();
+            link.send(Call::Raft { partition, kind, payload, timeout, reply })
+                .map_err(|_| TransportError::Unreachable("the link task stopped".into()))?;
+            let bytes = rx.await.map_err(|_| TransportError::Unreachable("the link task stopped".into()))??;
+            postcard::from_bytes(&bytes).map_err(|e| TransportError::Protocol(e.to_string()))
+        })
+    }
+}
+
+impl kv::Forwarder for Peers {
+    fn forward(
+        &self,
+        target: u64,
+        request: kv::Request,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<kv::Reply, ForwardError>> {
+        let link = self.links.get(&target).cloned();
+        Box::pin(async move {
+            let not_sent = |detail: &str| ForwardError::NotSent { node: target, detail: detail.to_string() };
+            let link = link.ok_or_else(|| not_sent("not a member"))?;
+            let timeout_ms = timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u32;
+            let payload =
+                postcard::to_allocvec(&Forwarded { request, timeout_ms }).map_err(|e| not_sent(&e.to_string()))?;
+            let (reply, rx) = oneshot::channel();
+            link.send(Call::Forward { payload, timeout, reply }).map_err(|_| not_sent("the link task stopped"))?;
+            let bytes =
+                rx.await.map_err(|_| ForwardError::Lost { node: target, detail: "link task stopped".into() })??;
+            postcard::from_bytes(&bytes)
+                .map_err(|e| ForwardError::Lost { node: target, detail: format!("undecodable reply: {e}") })
+        })
+    }
+}
