@@ -388,3 +388,14 @@ mod tests {
         assert!(peers("1:a:1").contains("id=host:port"));
     }
 }
+
+#[cfg(test)]
+mod sample {
+    /// The annotated sample shipped at the repository root parses and equals the defaults.
+    #[test]
+    fn sample_config_is_the_defaults() {
+        let text = include_str!("../../kahuna.sample.toml");
+        let parsed = super::Config::from_toml(text).unwrap();
+        assert_eq!(parsed, super::Config::default());
+    }
+}

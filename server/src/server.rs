@@ -39,7 +39,8 @@ fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, String> {
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(r.snapshot_logs),
         snapshot_max_chunk_size: SNAPSHOT_CHUNK,
         max_in_snapshot_log_to_keep: r.logs_to_keep,
-        purge_batch_size: 1024,
+        // Purge in batches, but never wait for more than a quarter of a snapshot interval.
+        purge_batch_size: (r.snapshot_logs / 4).clamp(1, 1024),
         replication_lag_threshold: r.snapshot_logs,
         ..Default::default()
     };
@@ -106,7 +107,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     cluster.shutdown().await;
     // Tear down in dependency order so the database closes before the process exits: the
     // connections and peer links (worker threads), the service and partitions, the sync thread.
-    let stats = (syncer.stats().syncs.load(Ordering::Relaxed), syncer.stats().jobs.load(Ordering::Relaxed));
+    let stats = (
+        syncer.stats().syncs.load(Ordering::Relaxed),
+        syncer.stats().jobs.load(Ordering::Relaxed),
+        syncer.stats().sync_micros.load(Ordering::Relaxed),
+    );
     tokio::task::block_in_place(|| workers.shutdown());
     drop((service, cluster, syncer));
     engine.close().map_err(|e| format!("closing the database: {e}"))?;
@@ -120,7 +125,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         tracing::warn!(holders = Arc::strong_count(&engine), "the database is still referenced at exit");
     }
     drop(engine);
-    tracing::info!(fsyncs = stats.0, appends = stats.1, "stopped");
+    tracing::info!(fsyncs = stats.0, appends = stats.1, fsync_micros = stats.2, "stopped");
     Ok(())
 }
 

@@ -298,7 +298,7 @@ impl Cluster {
     fn apply_env(&self, command: &mut Command) {
         let has_log_filter = self.options.env.iter().any(|(k, _)| k == "RUST_LOG");
         if !has_log_filter && std::env::var_os("RUST_LOG").is_none() {
-            command.env("RUST_LOG", "info,openraft=error");
+            command.env("RUST_LOG", "info,openraft=error,openraft::replication=off");
         }
         // Logs go to files: no terminal colour codes in them.
         command.env("NO_COLOR", "1");

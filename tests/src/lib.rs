@@ -27,6 +27,7 @@
 
 mod cluster;
 mod process;
+pub mod raw;
 mod ready;
 
 use std::path::PathBuf;

@@ -82,7 +82,7 @@ struct Args {
     /// RocksDB block cache in MiB [default: 64].
     #[arg(long, env = "KAHUNA_BLOCK_CACHE_MB")]
     block_cache_mb: Option<usize>,
-    /// Log filter (tracing env-filter syntax); RUST_LOG also works [default: info,openraft=error].
+    /// Log filter (tracing env-filter syntax); RUST_LOG also works [default: info,openraft=error,openraft::replication=off].
     #[arg(long, env = "KAHUNA_LOG")]
     log: Option<String>,
 }
@@ -114,6 +114,10 @@ impl Args {
         }
     }
 }
+
+/// Default log filter: openraft reports every failed replication attempt to an unreachable
+/// peer as an error; the peer links log connection changes instead.
+const DEFAULT_LOG: &str = "info,openraft=error,openraft::replication=off";
 
 fn load(args: &Args) -> Result<Config, String> {
     let mut config = match &args.config {
@@ -147,8 +151,7 @@ async fn shutdown_signal() {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter =
-        args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info,openraft=error".into());
+    let filter = args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| DEFAULT_LOG.into());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
             eprintln!("kahuna-server: invalid log filter '{filter}': {e}");

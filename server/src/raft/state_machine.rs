@@ -230,7 +230,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
         let path = self.dir.join(format!("incoming-{}.part", rand::random::<u64>()));
-        let file = tokio::fs::File::create(&path).await.map_err(|e| snap_err(format!("{}: {e}", path.display())))?;
+        // Read and write: install_snapshot reads back what openraft wrote into it.
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .await
+            .map_err(|e| snap_err(format!("{}: {e}", path.display())))?;
         if let Some(old) = self.receiving.replace(path) {
             let _ = std::fs::remove_file(old);
         }

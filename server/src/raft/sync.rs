@@ -20,6 +20,8 @@ pub struct SyncStats {
     pub syncs: AtomicU64,
     /// Appends (and barriers) made durable.
     pub jobs: AtomicU64,
+    /// Time spent in fsync, in microseconds.
+    pub sync_micros: AtomicU64,
 }
 
 /// Handle to the node's group-commit thread. Clones share the thread; it exits when the last
@@ -42,7 +44,9 @@ impl Syncer {
                 while let Ok(first) = rx.recv() {
                     let mut jobs = vec![first];
                     jobs.extend(rx.try_iter());
+                    let started = std::time::Instant::now();
                     let result = engine.sync().map_err(|e| e.to_string());
+                    thread_stats.sync_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                     thread_stats.syncs.fetch_add(1, Ordering::Relaxed);
                     thread_stats.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
                     if let Err(e) = &result {

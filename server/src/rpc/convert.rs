@@ -19,8 +19,8 @@ pub struct Header {
     pub timeout_ms: u32,
 }
 
-fn malformed(e: capnp::Error) -> Error {
-    Error::InvalidInput(format!("malformed request: {e}"))
+fn malformed(arg: &str, e: capnp::Error) -> Error {
+    Error::InvalidInput(format!("malformed request: cannot read {arg}: {e}"))
 }
 
 /// Reads a request header (absent = defaults).
@@ -36,11 +36,11 @@ pub fn header(r: capnp::Result<request_header::Reader<'_>>) -> Header {
 }
 
 fn text(r: capnp::Result<capnp::text::Reader<'_>>, arg: &str) -> Result<String, Error> {
-    r.map_err(malformed)?.to_string().map_err(|_| Error::InvalidInput(format!("{arg} is not valid UTF-8")))
+    r.map_err(|e| malformed(arg, e))?.to_string().map_err(|_| Error::InvalidInput(format!("{arg} is not valid UTF-8")))
 }
 
-fn data(r: capnp::Result<capnp::data::Reader<'_>>) -> Result<Vec<u8>, Error> {
-    Ok(r.map_err(malformed)?.to_vec())
+fn data(r: capnp::Result<capnp::data::Reader<'_>>, arg: &str) -> Result<Vec<u8>, Error> {
+    Ok(r.map_err(|e| malformed(arg, e))?.to_vec())
 }
 
 fn durability(r: Result<WireDurability, capnp::NotInSchema>) -> Result<Durability, Error> {
@@ -55,10 +55,10 @@ fn durability(r: Result<WireDurability, capnp::NotInSchema>) -> Result<Durabilit
 pub fn set_request(r: set_request::Reader<'_>) -> Result<kv::SetRequest, Error> {
     Ok(kv::SetRequest {
         key: text(r.get_key(), "key")?,
-        value: data(r.get_value())?,
+        value: data(r.get_value(), "value")?,
         expires_ms: r.get_expires_ms(),
         flags: r.get_flags(),
-        compare_value: data(r.get_compare_value())?,
+        compare_value: data(r.get_compare_value(), "compare_value")?,
         compare_revision: r.get_compare_revision(),
         durability: durability(r.get_durability())?,
     })
@@ -98,7 +98,7 @@ pub fn scan_request(r: scan_request::Reader<'_>) -> Result<kv::ScanRequest, Erro
     Ok(kv::ScanRequest {
         prefix: text(r.get_prefix(), "prefix")?,
         limit: r.get_limit(),
-        cursor: data(r.get_cursor())?,
+        cursor: data(r.get_cursor(), "cursor")?,
         durability: durability(r.get_durability())?,
     })
 }

@@ -62,6 +62,8 @@ struct LinkState {
     client: Option<peer::Client>,
     generation: u64,
     down_until: Option<Instant>,
+    /// True once "unreachable" was logged, until the next successful connection.
+    reported_down: bool,
 }
 
 impl Peers {
@@ -110,7 +112,7 @@ impl Link {
         let target = self.target;
         tokio::task::spawn_local(async move {
             if let Err(e) = rpc.await {
-                tracing::debug!(peer = target, error = %e, "peer connection closed");
+                tracing::info!(peer = target, error = %e, "peer connection closed");
             }
             let mut s = watcher.borrow_mut();
             if s.generation == generation {
@@ -128,7 +130,7 @@ impl Link {
         let mut s = state.borrow_mut();
         s.generation = generation;
         s.client = Some(client.clone());
-        tracing::debug!(peer = target, address = %self.address, "connected to peer");
+        tracing::info!(peer = target, address = %self.address, "connected to peer");
         Ok(client)
     }
 
@@ -141,11 +143,17 @@ impl Link {
         }
         match self.connect(state).await {
             Ok(c) => {
-                state.borrow_mut().down_until = None;
+                let mut s = state.borrow_mut();
+                s.down_until = None;
+                s.reported_down = false;
                 Ok(c)
             }
             Err(e) => {
-                state.borrow_mut().down_until = Some(Instant::now() + RECONNECT_BACKOFF);
+                let mut s = state.borrow_mut();
+                s.down_until = Some(Instant::now() + RECONNECT_BACKOFF);
+                if !std::mem::replace(&mut s.reported_down, true) {
+                    tracing::warn!(peer = self.target, error = %e, "peer unreachable; retrying in the background");
+                }
                 Err(e)
             }
         }

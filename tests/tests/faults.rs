@@ -1,0 +1,260 @@
+//! Faults against real processes: kill -9, restart, log and snapshot catch-up, whole-cluster
+//! restart, and the loss of Ephemeral data with its leader. No acknowledged Persistent write
+//! may ever be lost.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kahuna_client::{BlockingClient, Durability, SetOptions};
+use kahuna_schema::routing::partition_for_key;
+use kahuna_tests::{Cluster, ClusterOptions, wait_until};
+
+const P: Durability = Durability::Persistent;
+const E: Durability = Durability::Ephemeral;
+const PARTITIONS: u32 = 8;
+
+fn start(extra: &[&str]) -> Cluster {
+    let options = ClusterOptions {
+        partitions: PARTITIONS,
+        extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        ..ClusterOptions::default()
+    };
+    Cluster::start(options).expect("cluster starts")
+}
+
+/// One key per partition, for probing that every partition serves.
+fn probe_keys() -> Vec<String> {
+    let mut keys: BTreeMap<u32, String> = BTreeMap::new();
+    for i in 0.. {
+        let k = format!("probe-{i}");
+        keys.entry(partition_for_key(&k, PARTITIONS)).or_insert(k);
+        if keys.len() == PARTITIONS as usize {
+            break;
+        }
+    }
+    keys.into_values().collect()
+}
+
+/// Waits until a write succeeds on every partition; returns how long that took.
+fn wait_all_partitions_write(cluster: &Cluster, timeout: Duration) -> Duration {
+    let started = Instant::now();
+    let client = cluster.client();
+    for key in probe_keys() {
+        wait_until(&format!("a write to {key}'s partition succeeds"), timeout, || {
+            client.try_set(&key, b"probe", SetOptions::new()).ok().map(|_| ())
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.log_tails()));
+    }
+    started.elapsed()
+}
+
+/// Writers that record every acknowledged write until stopped.
+struct Writers {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    threads: Vec<std::thread::JoinHandle<usize>>,
+}
+
+impl Writers {
+    fn start(cluster: &Cluster, threads: usize, prefix: &str) -> Writers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(BTreeMap::new()));
+        let threads = (0..threads)
+            .map(|t| {
+                let client = cluster.client();
+                let (stop, acked, prefix) = (stop.clone(), acked.clone(), prefix.to_string());
+                std::thread::spawn(move || {
+                    let mut errors = 0;
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("{prefix}/{t}/{i}");
+                        let value = format!("value-{t}-{i}").into_bytes();
+                        match client.try_set(&key, &value, SetOptions::new()) {
+                            Ok(r) if r.set => {
+                                acked.lock().unwrap().insert(key, value);
+                            }
+                            Ok(r) => panic!("unconditional set not applied: {r:?}"),
+                            Err(_) => errors += 1,
+                        }
+                        i += 1;
+                    }
+                    errors
+                })
+            })
+            .collect();
+        Writers { stop, acked, threads }
+    }
+
+    fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    fn finish(self) -> (BTreeMap<String, Vec<u8>>, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let errors = self.threads.into_iter().map(|t| t.join().unwrap()).sum();
+        (Arc::try_unwrap(self.acked).unwrap().into_inner().unwrap(), errors)
+    }
+}
+
+fn assert_all_present(client: &BlockingClient, acked: &BTreeMap<String, Vec<u8>>, when: &str) {
+    for (key, value) in acked {
+        let got = client.try_get(key, P).unwrap_or_else(|e| panic!("{when}: reading {key}: {e}"));
+        assert!(got.found, "{when}: acknowledged write {key} was lost");
+        assert_eq!(&got.value, value, "{when}: {key}");
+    }
+}
+
+fn wait_for_more_writes(writers: &Writers, more: usize) {
+    let target = writers.count() + more;
+    wait_until("writers make progress", Duration::from_secs(30), || (writers.count() >= target).then_some(())).unwrap();
+}
+
+#[test]
+fn kill_9_of_any_node_loses_no_acknowledged_write_and_the_node_catches_up() {
+    let mut cluster = start(&[]);
+    let writers = Writers::start(&cluster, 4, "kill");
+    wait_for_more_writes(&writers, 200);
+
+    // Phase 1: kill -9 the node leading the most partitions, in the middle of the writes.
+    let victim = (0..3).max_by_key(|i| (0..PARTITIONS).filter(|p| cluster.leader_of(*p) == Some(*i)).count()).unwrap();
+    cluster.kill(victim);
+    let recovery = wait_all_partitions_write(&cluster, Duration::from_secs(20));
+    println!("every partition took writes again {recovery:?} after kill -9 of node {victim}");
+    wait_for_more_writes(&writers, 200);
+
+    // Phase 2: the node restarts on its data and catches up from the log.
+    cluster.restart(victim).unwrap();
+    cluster.wait_ready(Duration::from_secs(30)).unwrap();
+    wait_for_more_writes(&writers, 200);
+    let (acked, errors) = writers.finish();
+    println!("{} writes acknowledged, {errors} failed during the fault", acked.len());
+    assert_all_present(&cluster.client(), &acked, "after restart");
+
+    // Phase 3: rolling failure. Kill another node: the restarted one is now needed for every
+    // quorum, so the next writes land on it. Then bring that node back and kill the third:
+    // what the quorum {victim, other} acknowledged must be on the victim's disk.
+    let second = (victim + 1) % 3;
+    let third = (victim + 2) % 3;
+    cluster.kill(second);
+    wait_all_partitions_write(&cluster, Duration::from_secs(20));
+    let client = cluster.client();
+    let mut late = BTreeMap::new();
+    for i in 0..100 {
+        let key = format!("late/{i}");
+        client.try_set(&key, b"late", SetOptions::new()).unwrap();
+        late.insert(key, b"late".to_vec());
+    }
+    cluster.restart(second).unwrap();
+    cluster.wait_ready(Duration::from_secs(30)).unwrap();
+    cluster.kill(third);
+    wait_all_partitions_write(&cluster, Duration::from_secs(20));
+    let client = cluster.client();
+    assert_all_present(&client, &late, "after the rolling failure");
+    assert_all_present(&client, &acked, "after the rolling failure");
+}
+
+#[test]
+fn a_node_behind_the_purged_log_catches_up_by_snapshot() {
+    let mut cluster = start(&["--snapshot-logs", "20", "--logs-to-keep", "5"]);
+    cluster.stop(2);
+    let client = cluster.client();
+    let mut written = BTreeMap::new();
+    for i in 0..600 {
+        let key = format!("snap/{}/{i}", i % 16);
+        let value = format!("v{i}").into_bytes();
+        client.try_set(&key, &value, SetOptions::new()).unwrap();
+        written.insert(key, value);
+    }
+    // Node 2 restarts far behind the purged logs: the leaders must send it snapshots.
+    cluster.restart(2).unwrap();
+    cluster.wait_ready(Duration::from_secs(30)).unwrap();
+    let log = cluster.log_path(2);
+    wait_until("node 2 installs a snapshot", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("installed snapshot").then_some(())
+    })
+    .unwrap();
+    // Make node 2 necessary: with node 0 gone, every quorum includes it.
+    cluster.kill(0);
+    wait_all_partitions_write(&cluster, Duration::from_secs(20));
+    assert_all_present(&cluster.client(), &written, "after snapshot catch-up");
+}
+
+#[test]
+fn whole_cluster_restart_keeps_persistent_data_and_drops_ephemeral_data() {
+    let mut cluster = start(&[]);
+    let client = cluster.client();
+    let mut persistent = BTreeMap::new();
+    for i in 0..50 {
+        let key = format!("durable/{i}");
+        client.try_set(&key, b"first", SetOptions::new()).unwrap();
+        client.try_set(&key, format!("second-{i}").as_bytes(), SetOptions::new()).unwrap();
+        persistent.insert(key, format!("second-{i}").into_bytes());
+        client.try_set(&format!("eph/{i}"), b"gone soon", SetOptions::new().durability(E)).unwrap();
+    }
+    client.try_set("durable/ttl", b"t", SetOptions::new().expires_ms(3_600_000)).unwrap();
+    let before = client.try_get("durable/ttl", P).unwrap();
+    drop(client);
+
+    cluster.stop_all();
+    cluster.start_all().unwrap();
+
+    let client = cluster.client();
+    assert_all_present(&client, &persistent, "after the whole-cluster restart");
+    for key in persistent.keys() {
+        let got = client.try_get(key, P).unwrap();
+        assert_eq!(got.revision, 1, "revisions survive");
+        assert_eq!(client.try_get_revision(key, 0, P).unwrap().value, b"first", "history survives");
+    }
+    let after = client.try_get("durable/ttl", P).unwrap();
+    assert_eq!(after.expires_at, before.expires_at, "expiry survives");
+    for i in 0..50 {
+        assert!(!client.try_get(&format!("eph/{i}"), E).unwrap().found, "Ephemeral data died with the cluster");
+    }
+    // Both keyspaces take writes again.
+    assert_eq!(client.try_set("durable/0", b"third", SetOptions::new()).unwrap().revision, 2);
+    assert_eq!(client.try_set("eph/0", b"new", SetOptions::new().durability(E)).unwrap().revision, 0);
+}
+
+#[test]
+fn ephemeral_data_is_lost_when_its_leader_dies_and_persistent_data_is_not() {
+    let mut cluster = start(&[]);
+    let client = cluster.client();
+    let key = "session/abc";
+    client.try_set(key, b"eph", SetOptions::new().durability(E)).unwrap();
+    client.try_set(key, b"per", SetOptions::new()).unwrap();
+    assert!(client.try_get(key, E).unwrap().found);
+    let leader = cluster.leader_of(partition_for_key(key, PARTITIONS)).unwrap();
+    cluster.kill(leader);
+    cluster.wait_ready(Duration::from_secs(30)).unwrap();
+    let client = cluster.client();
+    let got = client.try_get(key, E).unwrap();
+    assert!(!got.found, "Ephemeral data lives only in the old leader's memory");
+    assert_eq!(got.revision, -1);
+    assert_eq!(client.try_get(key, P).unwrap().value, b"per");
+    assert_eq!(client.try_set(key, b"eph2", SetOptions::new().durability(E)).unwrap().revision, 0);
+}
+
+#[test]
+fn a_paused_leader_is_replaced_and_rejoins_without_serving_stale_data() {
+    let mut cluster = start(&[]);
+    let client = cluster.client();
+    let key = "paused/key";
+    client.try_set(key, b"before", SetOptions::new()).unwrap();
+    let leader = cluster.leader_of(partition_for_key(key, PARTITIONS)).unwrap();
+    cluster.pause(leader);
+    cluster.wait_ready(Duration::from_secs(30)).unwrap();
+    let client = cluster.client();
+    let r = client.try_set(key, b"during", SetOptions::new()).unwrap();
+    assert_eq!(r.revision, 1);
+    cluster.resume(leader);
+    cluster.wait_ready(Duration::from_secs(30)).unwrap();
+    // Reads through the old leader's node are linearizable: it no longer leads, or it has
+    // learnt the newer value before answering.
+    let through_old =
+        BlockingClient::connect(&[cluster.endpoint(leader)], kahuna_client::ClientOptions::default()).unwrap();
+    let got = through_old.try_get(key, P).unwrap();
+    assert_eq!(got.value, b"during");
+    assert_eq!(got.revision, 1);
+}
