@@ -30,7 +30,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Partitions, fixed at bootstrap.
     pub partitions: u32,
-    /// Threads serving Cap'n Proto connections.
+    /// Threads serving Cap'n Proto connections; 0 runs the whole node on one thread.
     pub rpc_threads: usize,
     /// Raft timing, batching and log compaction.
     pub raft: RaftConfig,
@@ -120,7 +120,7 @@ impl Default for Config {
             peers: Vec::new(),
             data_dir: PathBuf::new(),
             partitions: 8,
-            rpc_threads: 2,
+            rpc_threads: 0,
             raft: RaftConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
@@ -272,10 +272,7 @@ impl Config {
                 (1..=4096).contains(&self.partitions),
                 format!("partitions must be between 1 and 4096, got {}", self.partitions),
             ),
-            (
-                (1..=64).contains(&self.rpc_threads),
-                format!("rpc-threads must be between 1 and 64, got {}", self.rpc_threads),
-            ),
+            (self.rpc_threads <= 64, format!("rpc-threads must be between 0 and 64, got {}", self.rpc_threads)),
             (r.heartbeat_ms >= 10, format!("heartbeat-ms must be at least 10, got {}", r.heartbeat_ms)),
             (
                 r.election_timeout_min_ms > r.heartbeat_ms,

@@ -112,7 +112,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         syncer.stats().jobs.load(Ordering::Relaxed),
         syncer.stats().sync_micros.load(Ordering::Relaxed),
     );
-    tokio::task::block_in_place(|| workers.shutdown());
+    if workers.is_local() {
+        workers.shutdown();
+    } else {
+        tokio::task::block_in_place(|| workers.shutdown());
+    }
     drop((service, cluster, syncer));
     engine.close().map_err(|e| format!("closing the database: {e}"))?;
     for _ in 0..100 {

@@ -251,7 +251,7 @@ fn bad_settings_exit_2_naming_the_setting_before_touching_disk() {
         ("--heartbeat-ms 1", vec!["--heartbeat-ms", "1"], vec![], "heartbeat-ms"),
         ("election timeouts reversed", vec!["--election-timeout-min-ms", "3000"], vec![], "election-timeout-max-ms"),
         ("--max-value-bytes 0", vec!["--max-value-bytes", "0"], vec![], "max-value-bytes"),
-        ("--rpc-threads 0", vec!["--rpc-threads", "0"], vec![], "rpc-threads"),
+        ("--rpc-threads 65", vec!["--rpc-threads", "65"], vec![], "rpc-threads"),
         ("--revisions 0", vec!["--revisions", "0"], vec![], "revisions"),
         ("--cluster-name ''", vec!["--cluster-name", ""], vec![], "cluster-name"),
         ("--request-timeout soon", vec!["--request-timeout", "soon"], vec![], "--request-timeout"),

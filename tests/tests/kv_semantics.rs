@@ -395,3 +395,12 @@ fn client_side_validation_names_the_argument() {
     }
     assert!(c.scan_all_by_prefix("", P).unwrap().is_empty(), "nothing was written");
 }
+
+#[test]
+fn the_multi_thread_layout_serves_the_same_semantics() {
+    // The default runs each node on one thread; `--rpc-threads N` splits connections off.
+    let (_cluster, c) = start(&["--rpc-threads", "2"]);
+    revisions_in(&c, P);
+    conditions_in(&c, E);
+    expiry_in(&c, P);
+}

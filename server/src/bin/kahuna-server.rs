@@ -37,7 +37,7 @@ struct Args {
     /// Partitions; fixed when the cluster is bootstrapped [default: 8].
     #[arg(long, env = "KAHUNA_PARTITIONS")]
     partitions: Option<u32>,
-    /// Threads serving Cap'n Proto connections [default: 2].
+    /// Threads serving Cap'n Proto connections; 0 runs the whole node on one thread [default: 0].
     #[arg(long, env = "KAHUNA_RPC_THREADS")]
     rpc_threads: Option<usize>,
     /// Raft leader heartbeat interval in ms [default: 200].
@@ -167,19 +167,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("kahuna").build() {
+    let single = config.rpc_threads == 0;
+    let built = if single {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("kahuna").build()
+    };
+    let runtime = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kahuna-server: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let node = async {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {} (--listen): {e}", config.listen))?;
         kahuna_server::server::run(config, listener, shutdown_signal()).await
-    });
+    };
+    // One thread: connections are served on the node's own LocalSet.
+    let result = if single { tokio::task::LocalSet::new().block_on(&runtime, node) } else { runtime.block_on(node) };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -21,7 +21,9 @@
 //!
 //! Reads at a timestamp `T` see the newest version with `commit_ts <= T` (a snapshot); expiry is
 //! judged at the time the caller passes. Retention keeps the newest `retention` versions per key
-//! (tombstones count); `NO_REVISION` writes drop the superseded version at once. Physically
+//! (tombstones count); `NO_REVISION` writes drop the superseded version at once. The newest
+//! version records how many versions the key holds, so a write reads one version (and, at the
+//! retention limit, seeks to the oldest one) instead of walking the history. Physically
 //! removing dead keys (sweep) and old versions (age retention) are explicit commands, so every
 //! replica removes exactly the same data at the same point of the log.
 //!
@@ -52,6 +54,9 @@ pub struct Version {
     pub expires_at: u64,
     /// The value; `None` for a tombstone.
     pub value: Option<Vec<u8>>,
+    /// How many versions of the key were stored, this one included, when this version was the
+    /// newest: lets a write trim history without walking it.
+    pub count: u32,
 }
 
 impl Version {
@@ -74,19 +79,25 @@ impl Version {
 struct Record {
     revision: i64,
     expires_at: u64,
+    count: u32,
     value: Option<Vec<u8>>,
 }
 
 fn encode_record(v: &Version) -> Vec<u8> {
     // A borrowed form would save a copy; values are small next to the Raft round trip.
-    postcard::to_allocvec(&Record { revision: v.revision, expires_at: v.expires_at, value: v.value.clone() })
-        .expect("serializing a version cannot fail")
+    postcard::to_allocvec(&Record {
+        revision: v.revision,
+        expires_at: v.expires_at,
+        count: v.count,
+        value: v.value.clone(),
+    })
+    .expect("serializing a version cannot fail")
 }
 
 fn decode_record(ts: u64, bytes: &[u8]) -> storage::Result<Version> {
     let r: Record = postcard::from_bytes(bytes)
         .map_err(|e| storage::Error::Corrupt { what: "mvcc version", detail: e.to_string() })?;
-    Ok(Version { ts, revision: r.revision, expires_at: r.expires_at, value: r.value })
+    Ok(Version { ts, revision: r.revision, expires_at: r.expires_at, value: r.value, count: r.count })
 }
 
 /// `[partition][escaped key][00 00]`: the prefix of every version of `key`.

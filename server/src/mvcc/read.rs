@@ -26,7 +26,7 @@ impl Lookup {
 }
 
 /// The newest version of `key` with `commit_ts <= at`.
-fn newest_at(r: &dyn Reader, partition: u32, key: &str, at: u64) -> Result<Option<Version>> {
+pub(super) fn newest_at(r: &dyn Reader, partition: u32, key: &str, at: u64) -> Result<Option<Version>> {
     let from = version_key(partition, key, at);
     let to = keys::prefix_end(&key_prefix(partition, key)).expect("prefix ends with 00 00");
     match r.scan(Cf::Data, &from, &to).next() {
@@ -37,6 +37,13 @@ fn newest_at(r: &dyn Reader, partition: u32, key: &str, at: u64) -> Result<Optio
             Ok(Some(decode_record(ts, &v)?))
         }
     }
+}
+
+/// The commit timestamps of the `n` oldest versions of `key`, oldest first.
+pub(super) fn oldest(r: &dyn Reader, partition: u32, key: &str, n: usize) -> Result<Vec<u64>> {
+    let prefix = key_prefix(partition, key);
+    let to = keys::prefix_end(&prefix).expect("prefix ends with 00 00");
+    r.scan_rev(Cf::Data, &prefix, &to).take(n).map(|item| Ok(decode_version_key(partition, &item?.0)?.1)).collect()
 }
 
 /// Every version of `key`, newest first.

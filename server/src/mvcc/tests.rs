@@ -10,7 +10,7 @@
 //! > del KEY ts=N              > extend KEY exp=N ts=N
 //! > get KEY now=N             > at KEY ts=N            > rev KEY N
 //! > scan PREFIX at=N now=N [after=K] [limit=N] [bucket]
-//! > purge KEY dead-before=N   > purge-old KEY before=N > dump
+//! > purge KEY dead-before=N   > purge-old KEY before=N > dump (n= the count in each version)
 //! ```
 
 use std::collections::HashMap;
@@ -125,8 +125,10 @@ fn run(e: &MemoryEngine, line: &str) -> String {
             for item in e.scan(crate::storage::Cf::Data, &from, &to) {
                 let (k, v) = item.unwrap();
                 let (key, ts) = decode_version_key(P, &k).unwrap();
-                let l = Lookup { found: true, version: Some(decode_record(ts, &v).unwrap()) };
-                out.push(format!("{key}: {}", show(&l).trim_start_matches("found=true ")));
+                let version = decode_record(ts, &v).unwrap();
+                let count = version.count;
+                let l = Lookup { found: true, version: Some(version) };
+                out.push(format!("{key}: {} n={count}", show(&l).trim_start_matches("found=true ")));
             }
             if out.is_empty() { "<empty>".into() } else { out.join("\n") }
         }

@@ -1,6 +1,6 @@
 //! Writes: set with conditions, delete, extend, and the purges run by the sweep.
 
-use super::read::versions;
+use super::read::{newest_at, oldest, versions};
 use super::{Version, encode_record, version_key};
 use crate::storage::{Cf, Result, Staged};
 
@@ -46,9 +46,8 @@ pub struct WriteOutcome {
 /// Sets `args.key` at commit timestamp `ts` if the condition holds at `ts`; keeps at most
 /// `retention` versions of the key.
 pub fn set(st: &mut Staged<'_>, partition: u32, args: &SetArgs<'_>, ts: u64, retention: usize) -> Result<WriteOutcome> {
-    let mut history = versions(st, partition, args.key).collect::<Result<Vec<Version>>>()?;
-    let current = history.first();
-    let live = current.filter(|v| v.is_live_at(ts));
+    let current = newest_at(st, partition, args.key, u64::MAX)?;
+    let live = current.as_ref().filter(|v| v.is_live_at(ts));
     let holds = match args.condition {
         Condition::None => true,
         Condition::IfExists => live.is_some(),
@@ -56,41 +55,66 @@ pub fn set(st: &mut Staged<'_>, partition: u32, args: &SetArgs<'_>, ts: u64, ret
         Condition::IfValue(expected) => live.is_some_and(|v| v.value.as_deref() == Some(expected.as_slice())),
         Condition::IfRevision(expected) => live.is_some_and(|v| v.revision == *expected),
     };
-    let current_revision = current.map_or(-1, |v| v.revision);
+    let current_revision = current.as_ref().map_or(-1, |v| v.revision);
     if !holds {
         return Ok(WriteOutcome { applied: false, revision: current_revision });
     }
-    let revision = current_revision + 1;
-    if args.no_revision && !history.is_empty() {
-        let superseded = history.remove(0);
+    let mut stored = current.as_ref().map_or(0, |v| v.count.max(1));
+    if let (true, Some(superseded)) = (args.no_revision, &current) {
         st.delete(Cf::Data, version_key(partition, args.key, superseded.ts));
+        stored -= 1;
     }
-    let version = Version { ts, revision, expires_at: args.expires_at, value: Some(args.value.to_vec()) };
-    st.put(Cf::Data, version_key(partition, args.key, ts), encode_record(&version));
-    trim(st, partition, args.key, &history, retention.saturating_sub(1));
+    let revision = current_revision + 1;
+    let value = Some(args.value.to_vec());
+    put_newest(
+        st,
+        partition,
+        args.key,
+        Version { ts, revision, expires_at: args.expires_at, value, count: 0 },
+        stored,
+        retention,
+    )?;
     Ok(WriteOutcome { applied: true, revision })
+}
+
+/// Writes `version` as the newest of `key` above `stored` older versions, trimming the oldest
+/// beyond `retention`, and records the resulting count in it.
+fn put_newest(
+    st: &mut Staged<'_>,
+    partition: u32,
+    key: &str,
+    mut version: Version,
+    stored: u32,
+    retention: usize,
+) -> Result<()> {
+    let keep = retention.max(1) as u32;
+    let excess = (stored + 1).saturating_sub(keep);
+    if excess > 0 {
+        for ts in oldest(st, partition, key, excess as usize)? {
+            st.delete(Cf::Data, version_key(partition, key, ts));
+        }
+    }
+    version.count = stored + 1 - excess;
+    st.put(Cf::Data, version_key(partition, key, version.ts), encode_record(&version));
+    Ok(())
 }
 
 /// Deletes `key` at `ts` if it is live: writes a tombstone carrying the key's revision.
 pub fn delete(st: &mut Staged<'_>, partition: u32, key: &str, ts: u64, retention: usize) -> Result<WriteOutcome> {
-    let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
-    let Some(current) = history.first() else {
+    let Some(current) = newest_at(st, partition, key, u64::MAX)? else {
         return Ok(WriteOutcome { applied: false, revision: -1 });
     };
     if !current.is_live_at(ts) {
         return Ok(WriteOutcome { applied: false, revision: current.revision });
     }
-    let tombstone = Version { ts, revision: current.revision, expires_at: 0, value: None };
-    st.put(Cf::Data, version_key(partition, key, ts), encode_record(&tombstone));
-    let revision = current.revision;
-    trim(st, partition, key, &history, retention.saturating_sub(1));
-    Ok(WriteOutcome { applied: true, revision })
+    let tombstone = Version { ts, revision: current.revision, expires_at: 0, value: None, count: 0 };
+    put_newest(st, partition, key, tombstone, current.count.max(1), retention)?;
+    Ok(WriteOutcome { applied: true, revision: current.revision })
 }
 
 /// Sets the expiry of live `key` to `expires_at`, rewriting its latest version in place.
 pub fn extend(st: &mut Staged<'_>, partition: u32, key: &str, expires_at: u64, ts: u64) -> Result<WriteOutcome> {
-    let current = versions(st, partition, key).next().transpose()?;
-    match current {
+    match newest_at(st, partition, key, u64::MAX)? {
         None => Ok(WriteOutcome { applied: false, revision: -1 }),
         Some(v) if !v.is_live_at(ts) => Ok(WriteOutcome { applied: false, revision: v.revision }),
         Some(mut v) => {
@@ -98,13 +122,6 @@ pub fn extend(st: &mut Staged<'_>, partition: u32, key: &str, expires_at: u64, t
             st.put(Cf::Data, version_key(partition, key, v.ts), encode_record(&v));
             Ok(WriteOutcome { applied: true, revision: v.revision })
         }
-    }
-}
-
-/// Deletes the oldest of `older` (versions below the newest) beyond the first `keep`.
-fn trim(st: &mut Staged<'_>, partition: u32, key: &str, older: &[Version], keep: usize) {
-    for v in older.iter().skip(keep) {
-        st.delete(Cf::Data, version_key(partition, key, v.ts));
     }
 }
 
@@ -124,10 +141,15 @@ pub fn purge_dead(st: &mut Staged<'_>, partition: u32, key: &str, dead_before: u
 /// Removes the versions of `key` older than `before`, except the latest one.
 pub fn purge_versions_before(st: &mut Staged<'_>, partition: u32, key: &str, before: u64) -> Result<usize> {
     let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
+    let Some(latest) = history.first() else { return Ok(0) };
     let mut purged = 0;
     for v in history.iter().skip(1).filter(|v| v.ts < before) {
         st.delete(Cf::Data, version_key(partition, key, v.ts));
         purged += 1;
+    }
+    if purged > 0 {
+        let latest = Version { count: (history.len() - purged) as u32, ..latest.clone() };
+        st.put(Cf::Data, version_key(partition, key, latest.ts), encode_record(&latest));
     }
     Ok(purged)
 }

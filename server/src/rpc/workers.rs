@@ -1,5 +1,13 @@
-//! The RPC worker threads: capnp-rpc is `!Send`, so every connection lives on one of a few
-//! threads, each a current-thread tokio runtime driving a `LocalSet`.
+//! Where connections run: capnp-rpc is `!Send`, so every connection lives on one thread with a
+//! tokio `LocalSet`.
+//!
+//! - `Workers::Local` (`rpc_threads = 0`, the default): the node's own thread. The binary then
+//!   runs the whole node — Raft groups, the kv service and every connection — on one
+//!   current-thread runtime, so a request crosses no thread boundary until the fsync thread.
+//!   Fewest context switches per request: best when cores are few or shared.
+//! - `Workers::Threads` (`rpc_threads = N`): N threads, each a current-thread runtime with a
+//!   `LocalSet`, while Raft runs on the main multi-thread runtime. Uses more cores for
+//!   Cap'n Proto work at the price of a thread hop per message.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,16 +17,28 @@ use tokio::sync::mpsc;
 
 type LocalJob = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 
-/// A pool of `LocalSet` threads.
-pub struct Workers {
-    senders: Vec<mpsc::UnboundedSender<LocalJob>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-    next: AtomicUsize,
+/// Where connection tasks run.
+pub enum Workers {
+    /// On the calling thread's `LocalSet`.
+    Local,
+    /// On a pool of `LocalSet` threads.
+    Threads {
+        /// Job queues, one per thread.
+        senders: Vec<mpsc::UnboundedSender<LocalJob>>,
+        /// The threads.
+        threads: Vec<std::thread::JoinHandle<()>>,
+        /// Round-robin position.
+        next: AtomicUsize,
+    },
 }
 
 impl Workers {
-    /// Starts `threads` worker threads named `kahuna-rpc-N`.
+    /// Runs connections on this thread (`threads == 0`, call from inside a `LocalSet`) or
+    /// starts `threads` worker threads named `kahuna-rpc-N`.
     pub fn start(threads: usize) -> std::io::Result<Workers> {
+        if threads == 0 {
+            return Ok(Workers::Local);
+        }
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for i in 0..threads.max(1) {
@@ -36,14 +56,22 @@ impl Workers {
             senders.push(tx);
             handles.push(handle);
         }
-        Ok(Workers { senders, threads: handles, next: AtomicUsize::new(0) })
+        Ok(Workers::Threads { senders, threads: handles, next: AtomicUsize::new(0) })
     }
 
-    /// Closes every connection and link served by the workers and waits for the threads.
+    /// True when connections run on the calling thread.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Workers::Local)
+    }
+
+    /// Closes every connection and link served by worker threads and waits for them (local
+    /// connections end with the node's `LocalSet`).
     pub fn shutdown(self) {
-        drop(self.senders);
-        for t in self.threads {
-            let _ = t.join();
+        if let Workers::Threads { senders, threads, .. } = self {
+            drop(senders);
+            for t in threads {
+                let _ = t.join();
+            }
         }
     }
 
@@ -53,10 +81,17 @@ impl Workers {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        let job: LocalJob = Box::new(move || Box::pin(make()));
-        if self.senders[i].send(job).is_err() {
-            tracing::error!(worker = i, "rpc worker thread is gone");
+        match self {
+            Workers::Local => {
+                tokio::task::spawn_local(make());
+            }
+            Workers::Threads { senders, next, .. } => {
+                let i = next.fetch_add(1, Ordering::Relaxed) % senders.len();
+                let job: LocalJob = Box::new(move || Box::pin(make()));
+                if senders[i].send(job).is_err() {
+                    tracing::error!(worker = i, "rpc worker thread is gone");
+                }
+            }
         }
     }
 }

@@ -41,6 +41,11 @@ impl RocksEngine {
         db_opts.set_max_total_wal_size(256 << 20);
         db_opts.set_keep_log_file_num(4);
         db_opts.set_max_log_file_size(16 << 20);
+        // Reusing write-ahead log files lets fdatasync skip the metadata update of a growing
+        // file: the group-commit fsync is the floor of every write's latency.
+        db_opts.set_recycle_log_file_num(4);
+        // Writers must not spin waiting for each other: cores are few and shared.
+        db_opts.set_enable_write_thread_adaptive_yield(false);
         let descriptors = Cf::ALL.iter().map(|cf| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
