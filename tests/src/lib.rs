@@ -54,16 +54,20 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
-/// The `kahuna-server` binary: `$KAHUNA_SERVER_BIN`, else `kahuna-server` in the directory
-/// above the running test executable (`target/release/deps/..` = `target/release`).
+/// The `kahuna-server` binary: `$KAHUNA_SERVER_BIN`, else `kahuna-server` next to the running
+/// executable (a tool in `target/release`) or in the directory above it (a test in
+/// `target/release/deps`).
 pub fn server_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("KAHUNA_SERVER_BIN") {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    let deps = exe.parent().map(PathBuf::from).unwrap_or_default();
-    let profile = deps.parent().map(PathBuf::from).unwrap_or(deps);
-    profile.join("kahuna-server")
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    let beside = dir.join("kahuna-server");
+    if beside.is_file() {
+        return beside;
+    }
+    dir.parent().map(PathBuf::from).unwrap_or(dir).join("kahuna-server")
 }
 
 #[cfg(test)]
