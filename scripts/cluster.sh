@@ -77,5 +77,5 @@ Kahuna is running: $nodes nodes, $partitions partitions.
   stop      : scripts/cluster.sh stop
 
 Try it:   export KAHUNA_ENDPOINTS=$endpoints
-          cargo run --release --example hello -p kahuna-client
+          target/release/kahuna-example-rust
 TXT
