@@ -18,8 +18,8 @@ use futures::executor::block_on;
 use crate::Client;
 use crate::error::Result;
 use crate::types::{
-    ClientOptions, DeleteResult, Durability, Entry, ExistsResult, ExtendResult, GetResult, ScanPage, SetOptions,
-    SetResult, Topology,
+    ClientOptions, DeleteResult, Durability, Entry, ExistsResult, ExtendResult, GetResult, LockInfo, LockResult,
+    ScanPage, SetOptions, SetResult, Topology,
 };
 
 /// A synchronous Kahuna client; `Send + Sync`, cheap to clone.
@@ -96,6 +96,38 @@ impl BlockingClient {
     /// See [`Client::try_delete`].
     pub fn try_delete(&self, key: &str, durability: Durability) -> Result<DeleteResult> {
         block_on(self.client.try_delete(key, durability))
+    }
+
+    /// See [`Client::try_lock`].
+    pub fn try_lock(
+        &self,
+        resource: &str,
+        owner: &[u8],
+        expires_ms: i64,
+        durability: Durability,
+    ) -> Result<LockResult> {
+        block_on(self.client.try_lock(resource, owner, expires_ms, durability))
+    }
+
+    /// See [`Client::try_extend_lock`].
+    pub fn try_extend_lock(
+        &self,
+        resource: &str,
+        owner: &[u8],
+        expires_ms: i64,
+        durability: Durability,
+    ) -> Result<i64> {
+        block_on(self.client.try_extend_lock(resource, owner, expires_ms, durability))
+    }
+
+    /// See [`Client::unlock`].
+    pub fn unlock(&self, resource: &str, owner: &[u8], durability: Durability) -> Result<()> {
+        block_on(self.client.unlock(resource, owner, durability))
+    }
+
+    /// See [`Client::get_lock`].
+    pub fn get_lock(&self, resource: &str, durability: Durability) -> Result<LockInfo> {
+        block_on(self.client.get_lock(resource, durability))
     }
 
     /// See [`Client::try_extend`].

@@ -125,6 +125,15 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
     kahuna_schema::routing::validate_key("key", key).map_err(Error::invalid_input)
 }
 
+/// Checks the resource and owner of a lock call.
+pub(crate) fn check_lock_args(resource: &str, owner: &[u8]) -> Result<()> {
+    kahuna_schema::routing::validate_key("resource", resource).map_err(Error::invalid_input)?;
+    if owner.is_empty() {
+        return Err(Error::invalid_input("owner must not be empty"));
+    }
+    Ok(())
+}
+
 /// Checks an expiry argument: 0 means none, negative is invalid.
 pub(crate) fn check_expires(expires_ms: i64) -> Result<()> {
     if expires_ms < 0 {

@@ -33,6 +33,8 @@ mod conn;
 mod error;
 pub mod hlc;
 mod io;
+mod lock_ops;
+mod locks;
 mod ops;
 mod retry;
 mod router;
@@ -45,13 +47,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use blocking::BlockingClient;
 pub use error::{Error, Result};
 pub use kahuna_schema::Code;
+pub use locks::{Election, LeaderInfo, Leadership};
 pub use types::{
-    ClientOptions, DeleteResult, Durability, Entry, ExistsResult, ExtendResult, GetResult, ScanPage, SetOptions,
-    SetResult, Topology,
+    ClientOptions, DeleteResult, Durability, Entry, ExistsResult, ExtendResult, GetResult, LockInfo, LockResult,
+    ScanPage, SetOptions, SetResult, Topology,
 };
 
-use error::{Failure, check_expires, check_extend_expires, check_key};
+use error::{Failure, check_expires, check_extend_expires, check_key, check_lock_args};
 use io::IoThread;
+use lock_ops::{GetLockCall, LockCall, UnlockCall};
 use ops::{BucketCall, Call, DeleteCall, ExistsCall, ExtendCall, GetCall, ScanCall, SetCall, TopologyCall};
 use tokio::time::Instant;
 
@@ -273,6 +277,52 @@ impl Client {
     }
 
     /// Runs one call on the I/O thread with a deadline of `options.timeout` from now.
+    /// Acquires the lock on `resource` for `owner` with a lease of `expires_ms` (> 0).
+    ///
+    /// `locked` is false while another owner holds a live lease. The current owner acquiring
+    /// again gets its token back without extending the lease.
+    pub async fn try_lock(
+        &self,
+        resource: &str,
+        owner: &[u8],
+        expires_ms: i64,
+        durability: Durability,
+    ) -> Result<LockResult> {
+        check_lock_args(resource, owner)?;
+        check_extend_expires(expires_ms)?;
+        let call = LockCall { resource: resource.into(), owner: owner.to_vec(), expires_ms, durability, extend: false };
+        self.execute(call).await
+    }
+
+    /// Extends `owner`'s live lease on `resource` to now + `expires_ms`; returns the (unchanged)
+    /// fencing token. Fails with [`Code::LockDoesNotExist`] or [`Code::InvalidOwner`].
+    pub async fn try_extend_lock(
+        &self,
+        resource: &str,
+        owner: &[u8],
+        expires_ms: i64,
+        durability: Durability,
+    ) -> Result<i64> {
+        check_lock_args(resource, owner)?;
+        check_extend_expires(expires_ms)?;
+        let call = LockCall { resource: resource.into(), owner: owner.to_vec(), expires_ms, durability, extend: true };
+        Ok(self.execute(call).await?.fencing_token)
+    }
+
+    /// Releases `owner`'s lock on `resource`. Fails with [`Code::LockDoesNotExist`] or
+    /// [`Code::InvalidOwner`].
+    pub async fn unlock(&self, resource: &str, owner: &[u8], durability: Durability) -> Result<()> {
+        check_lock_args(resource, owner)?;
+        self.execute(UnlockCall { resource: resource.into(), owner: owner.to_vec(), durability }).await
+    }
+
+    /// The live lock on `resource`: owner, lease end and fencing token. Fails with
+    /// [`Code::LockDoesNotExist`] when the resource is free.
+    pub async fn get_lock(&self, resource: &str, durability: Durability) -> Result<LockInfo> {
+        kahuna_schema::routing::validate_key("resource", resource).map_err(Error::invalid_input)?;
+        self.execute(GetLockCall { resource: resource.into(), durability }).await
+    }
+
     async fn execute<C>(&self, call: C) -> Result<C::Output>
     where
         C: Call + Send + 'static,

@@ -69,14 +69,14 @@ pub(crate) trait Call {
     async fn send(&self, node: &kahuna::Client, header: &Header) -> Result<(Reply, Option<Self::Output>), Failure>;
 }
 
-fn write_header(mut b: request_header::Builder<'_>, h: &Header) {
+pub(crate) fn write_header(mut b: request_header::Builder<'_>, h: &Header) {
     b.set_hlc(h.hlc);
     b.set_partition(h.partition);
     b.set_partition_count(h.partition_count);
     b.set_timeout_ms(h.timeout_ms);
 }
 
-fn read_header(r: response_header::Reader<'_>) -> Result<Reply, Failure> {
+pub(crate) fn read_header(r: response_header::Reader<'_>) -> Result<Reply, Failure> {
     let status = r.get_status().map_err(|e| Failure::Protocol(format!("reply has an unknown status: {e}")))?;
     Ok(Reply {
         status: status.into(),

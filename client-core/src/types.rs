@@ -297,3 +297,24 @@ mod tests {
         assert_eq!(t.address_of(3), None);
     }
 }
+
+/// The outcome of [`Client::try_lock`](crate::Client::try_lock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockResult {
+    /// True when the owner holds the lock (newly, or already).
+    pub locked: bool,
+    /// The holder's fencing token when locked: 0 on a resource's first grant, +1 on every grant
+    /// to a new holder. 0 when not locked.
+    pub fencing_token: i64,
+}
+
+/// A live lock, from [`Client::get_lock`](crate::Client::get_lock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockInfo {
+    /// The holder.
+    pub owner: Vec<u8>,
+    /// HLC timestamp at which the lease ends (see [`crate::hlc`]).
+    pub expires_at: u64,
+    /// The holder's fencing token.
+    pub fencing_token: i64,
+}

@@ -159,6 +159,57 @@ struct TopologyResponse {
   nodeId @6 :UInt64;           # the node that answered
 }
 
+struct LockRequest {
+  header @0 :RequestHeader;
+  resource @1 :Text;           # routed like a key: its bucket decides the partition
+  owner @2 :Data;              # non-empty; identifies the holder
+  expiresMs @3 :Int64;         # lease length, > 0
+  durability @4 :Durability;
+}
+
+struct LockResponse {
+  header @0 :ResponseHeader;
+  locked @1 :Bool;             # false: another owner holds a live lease
+  fencingToken @2 :Int64;      # the holder's token when locked (0 on the first grant of a resource)
+}
+
+struct ExtendLockRequest {
+  header @0 :RequestHeader;
+  resource @1 :Text;
+  owner @2 :Data;
+  expiresMs @3 :Int64;         # new lease length from now, > 0
+  durability @4 :Durability;
+}
+
+struct ExtendLockResponse {
+  header @0 :ResponseHeader;   # lockDoesNotExist / invalidOwner
+  fencingToken @1 :Int64;
+}
+
+struct UnlockRequest {
+  header @0 :RequestHeader;
+  resource @1 :Text;
+  owner @2 :Data;
+  durability @3 :Durability;
+}
+
+struct UnlockResponse {
+  header @0 :ResponseHeader;   # lockDoesNotExist / invalidOwner
+}
+
+struct GetLockRequest {
+  header @0 :RequestHeader;
+  resource @1 :Text;
+  durability @2 :Durability;
+}
+
+struct GetLockResponse {
+  header @0 :ResponseHeader;   # lockDoesNotExist when free or expired
+  owner @1 :Data;
+  expiresAt @2 :UInt64;        # HLC timestamp
+  fencingToken @3 :Int64;
+}
+
 interface Kahuna {
   trySet @0 (req :SetRequest) -> (resp :SetResponse);
   tryGet @1 (req :GetRequest) -> (resp :GetResponse);
@@ -168,4 +219,8 @@ interface Kahuna {
   getByBucket @5 (req :BucketRequest) -> (resp :BucketResponse);
   scanByPrefix @6 (req :ScanRequest) -> (resp :ScanResponse);
   topology @7 (header :RequestHeader) -> (resp :TopologyResponse);
+  tryLock @8 (req :LockRequest) -> (resp :LockResponse);
+  tryExtendLock @9 (req :ExtendLockRequest) -> (resp :ExtendLockResponse);
+  unlock @10 (req :UnlockRequest) -> (resp :UnlockResponse);
+  getLock @11 (req :GetLockRequest) -> (resp :GetLockResponse);
 }

@@ -82,6 +82,10 @@ pub struct LimitsConfig {
     pub scan_max_limit: u32,
     /// Most keys one bucket read returns.
     pub bucket_max_entries: usize,
+    /// The largest clock offset assumed between nodes (lock leases granted by an earlier
+    /// leader are honoured this much longer).
+    #[serde(with = "humantime_serde")]
+    pub max_clock_offset: Duration,
 }
 
 /// Retention and sweep.
@@ -153,6 +157,7 @@ impl Default for LimitsConfig {
             scan_default_limit: 100,
             scan_max_limit: 1000,
             bucket_max_entries: 10_000,
+            max_clock_offset: Duration::from_millis(500),
         }
     }
 }

@@ -3,6 +3,7 @@ pub mod cluster;
 pub mod config;
 pub mod hlc;
 pub mod kv;
+pub mod locks;
 pub mod mvcc;
 pub mod partition;
 pub mod raft;

@@ -162,6 +162,7 @@ fn kv_options(config: &Config) -> kv::Options {
         bucket_max_bytes: 32 << 20,
         retention: r.revisions,
         leader_wait: Duration::from_millis(config.raft.election_timeout_max_ms * 2),
+        max_clock_offset: config.limits.max_clock_offset,
         sweep: SweepOptions {
             interval: r.sweep_interval,
             tombstone_retention: r.tombstone_retention,

@@ -48,11 +48,12 @@ impl Store {
 }
 
 impl Service {
-    /// Runs a write against partition `p`'s Ephemeral data at a fresh timestamp.
+    /// Runs a write against partition `p`'s Ephemeral data at a fresh timestamp (and the
+    /// leader's term).
     pub(super) async fn ephemeral_write<T>(
         &self,
         partition: u32,
-        write: impl FnOnce(&mut Staged<'_>, u64) -> crate::storage::Result<T>,
+        write: impl FnOnce(&mut Staged<'_>, u64, u64) -> crate::storage::Result<T>,
     ) -> Result<T, Error> {
         let leadership = self.cluster.partition(partition).ensure_lease().await?;
         let store = &self.ephemeral[partition as usize];
@@ -62,7 +63,7 @@ impl Service {
         let engine = store.engine_for(leadership.term);
         let ts = self.clock.now();
         let mut staged = Staged::new(&engine);
-        let out = write(&mut staged, ts)?;
+        let out = write(&mut staged, ts, leadership.term)?;
         let batch = staged.into_batch();
         engine.write(batch)?;
         Ok(out)
@@ -72,11 +73,11 @@ impl Service {
     pub(super) async fn ephemeral_read<T>(
         &self,
         partition: u32,
-        read: impl FnOnce(&MemoryEngine, u64) -> Result<T, Error>,
+        read: impl FnOnce(&MemoryEngine, u64, u64) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let leadership = self.cluster.partition(partition).ensure_lease().await?;
         let engine = self.ephemeral[partition as usize].engine_for(leadership.term);
-        read(&engine, self.clock.now())
+        read(&engine, self.clock.now(), leadership.term)
     }
 
     /// The Ephemeral engine of `partition` if this node's store holds data of `term`.

@@ -59,6 +59,9 @@ pub struct Options {
     pub retention: usize,
     /// How long to wait for an unknown leader to appear before answering Unavailable.
     pub leader_wait: Duration,
+    /// The largest clock offset assumed between nodes: a new leader keeps a lock granted by an
+    /// earlier leader for this much longer than its lease.
+    pub max_clock_offset: Duration,
     /// The expiry sweep.
     pub sweep: SweepOptions,
 }

@@ -107,6 +107,39 @@ pub struct ScanPartitionRequest {
     pub durability: Durability,
 }
 
+/// `try_lock` and `try_extend_lock`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRequest {
+    /// The resource (routed like a key).
+    pub resource: String,
+    /// The holder.
+    pub owner: Vec<u8>,
+    /// Lease length in ms (> 0).
+    pub expires_ms: i64,
+    /// Keyspace.
+    pub durability: Durability,
+}
+
+/// `unlock`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlockRequest {
+    /// The resource.
+    pub resource: String,
+    /// The holder.
+    pub owner: Vec<u8>,
+    /// Keyspace.
+    pub durability: Durability,
+}
+
+/// `get_lock`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetLockRequest {
+    /// The resource.
+    pub resource: String,
+    /// Keyspace.
+    pub durability: Durability,
+}
+
 /// A request to the key/value service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -126,6 +159,14 @@ pub enum Request {
     Scan(ScanRequest),
     /// Scan a prefix in one partition at a snapshot.
     ScanPartition(ScanPartitionRequest),
+    /// Acquire a lock.
+    Lock(LockRequest),
+    /// Extend a held lock.
+    ExtendLock(LockRequest),
+    /// Release a lock.
+    Unlock(UnlockRequest),
+    /// Read a lock.
+    GetLock(GetLockRequest),
 }
 
 /// A key with one version.
@@ -194,6 +235,29 @@ pub enum Response {
         /// True when the partition holds more matching keys.
         more: bool,
     },
+    /// To [`Request::Lock`].
+    Lock {
+        /// True when the owner holds the lock.
+        locked: bool,
+        /// The owner's fencing token (0 when not locked).
+        fencing_token: i64,
+    },
+    /// To [`Request::ExtendLock`].
+    ExtendLock {
+        /// The (unchanged) fencing token.
+        fencing_token: i64,
+    },
+    /// To [`Request::Unlock`].
+    Unlock,
+    /// To [`Request::GetLock`].
+    GetLock {
+        /// The holder.
+        owner: Vec<u8>,
+        /// HLC expiry of the lease.
+        expires_at: u64,
+        /// The holder's fencing token.
+        fencing_token: i64,
+    },
 }
 
 /// Why a request failed.
@@ -214,6 +278,12 @@ pub enum Error {
     /// A server-side failure.
     #[error("{0}")]
     Internal(String),
+    /// No live lock on the resource.
+    #[error("{0}")]
+    LockDoesNotExist(String),
+    /// The lock is held by another owner.
+    #[error("{0}")]
+    InvalidOwner(String),
 }
 
 impl Error {
@@ -225,6 +295,8 @@ impl Error {
             Error::Unavailable(_) => Code::Unavailable,
             Error::Timeout(_) => Code::Timeout,
             Error::Internal(_) => Code::Internal,
+            Error::LockDoesNotExist(_) => Code::LockDoesNotExist,
+            Error::InvalidOwner(_) => Code::InvalidOwner,
         }
     }
 }

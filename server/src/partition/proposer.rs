@@ -39,6 +39,10 @@ fn command_size(c: &Command) -> usize {
         Command::Set { key, value, .. } => 32 + key.len() + value.len(),
         Command::Delete { key } | Command::Extend { key, .. } => 32 + key.len(),
         Command::Advance { .. } => 16,
+        Command::Lock { resource, owner, .. } | Command::ExtendLock { resource, owner, .. } => {
+            48 + resource.len() + owner.len()
+        }
+        Command::Unlock { resource, owner } => 32 + resource.len() + owner.len(),
         Command::PurgeDead { keys, .. } | Command::PurgeVersions { keys, .. } => {
             16 + keys.iter().map(|k| k.len() + 8).sum::<usize>()
         }

@@ -53,6 +53,35 @@ pub enum Command {
         /// The cut-off (HLC).
         before: u64,
     },
+    /// Acquire a lease lock (see `locks`).
+    Lock {
+        /// The resource.
+        resource: String,
+        /// The would-be holder.
+        owner: Vec<u8>,
+        /// Lease length from the commit timestamp, in ms.
+        expires_ms: u64,
+        /// Extra lease for records of earlier terms (the allowed clock offset), in ms.
+        guard_ms: u64,
+    },
+    /// Extend a held lease lock.
+    ExtendLock {
+        /// The resource.
+        resource: String,
+        /// The holder.
+        owner: Vec<u8>,
+        /// New lease length from the commit timestamp, in ms.
+        expires_ms: u64,
+        /// As for `Lock`.
+        guard_ms: u64,
+    },
+    /// Release a lease lock.
+    Unlock {
+        /// The resource.
+        resource: String,
+        /// The holder.
+        owner: Vec<u8>,
+    },
 }
 
 /// Commands proposed together, stamped by the leader's clock.
@@ -86,6 +115,8 @@ pub enum CommandResult {
         /// Removed count.
         count: u64,
     },
+    /// A lock command.
+    Lock(crate::locks::Outcome),
 }
 
 /// The results of a batch, in command order.

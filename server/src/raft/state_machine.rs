@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::command::{Batch, BatchResponse, Command, CommandResult};
 use super::{Entry, LogId, NodeId, StorageError, StoredMembership, TypeConfig, decode, encode, snapshot};
 use crate::hlc::{self, Clock};
+use crate::locks;
 use crate::mvcc;
 use crate::storage::{Cf, Engine, Staged, keys};
 
@@ -126,7 +127,7 @@ impl StateMachine {
         self.view.clone()
     }
 
-    fn apply_batch(&mut self, st: &mut Staged<'_>, batch: Batch) -> crate::storage::Result<BatchResponse> {
+    fn apply_batch(&mut self, st: &mut Staged<'_>, batch: Batch, term: u64) -> crate::storage::Result<BatchResponse> {
         let mut results = Vec::with_capacity(batch.commands.len());
         for command in batch.commands {
             let ts = batch.ts.max(self.state.last_ts + 1);
@@ -164,6 +165,15 @@ impl StateMachine {
                     }
                     CommandResult::Purged { count }
                 }
+                Command::Lock { resource, owner, expires_ms, guard_ms } => {
+                    let at = locks::At { ts, term, guard_ms };
+                    CommandResult::Lock(locks::lock(st, p, &resource, &owner, expires_ms, at)?)
+                }
+                Command::ExtendLock { resource, owner, expires_ms, guard_ms } => {
+                    let at = locks::At { ts, term, guard_ms };
+                    CommandResult::Lock(locks::extend(st, p, &resource, &owner, expires_ms, at)?)
+                }
+                Command::Unlock { resource, owner } => CommandResult::Lock(locks::unlock(st, p, &resource, &owner)?),
                 Command::PurgeVersions { keys, before } => {
                     let mut count = 0;
                     for key in keys {
@@ -202,7 +212,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let response = match entry.payload {
                 EntryPayload::Blank => BatchResponse::default(),
                 EntryPayload::Normal(batch) => {
-                    self.apply_batch(&mut st, batch).map_err(|e| StorageIOError::apply(entry.log_id, &e))?
+                    let term = entry.log_id.leader_id.term;
+                    self.apply_batch(&mut st, batch, term).map_err(|e| StorageIOError::apply(entry.log_id, &e))?
                 }
                 EntryPayload::Membership(m) => {
                     self.state.membership = StoredMembership::new(Some(entry.log_id), m);

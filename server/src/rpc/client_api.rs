@@ -152,6 +152,54 @@ impl kahuna::Server for GatewayImpl {
         }
         Ok(())
     }
+
+    async fn try_lock(
+        self: Rc<Self>,
+        params: kahuna::TryLockParams,
+        mut results: kahuna::TryLockResults,
+    ) -> Result<(), capnp::Error> {
+        let req = params.get()?.get_req()?;
+        let header = read_header(req.get_header());
+        let (reply, hlc) = self.run(header, convert::lock_request(req).map(Request::Lock)).await;
+        convert::lock_response(results.get().init_resp(), &reply, hlc);
+        Ok(())
+    }
+
+    async fn try_extend_lock(
+        self: Rc<Self>,
+        params: kahuna::TryExtendLockParams,
+        mut results: kahuna::TryExtendLockResults,
+    ) -> Result<(), capnp::Error> {
+        let req = params.get()?.get_req()?;
+        let header = read_header(req.get_header());
+        let (reply, hlc) = self.run(header, convert::extend_lock_request(req).map(Request::ExtendLock)).await;
+        convert::extend_lock_response(results.get().init_resp(), &reply, hlc);
+        Ok(())
+    }
+
+    async fn unlock(
+        self: Rc<Self>,
+        params: kahuna::UnlockParams,
+        mut results: kahuna::UnlockResults,
+    ) -> Result<(), capnp::Error> {
+        let req = params.get()?.get_req()?;
+        let header = read_header(req.get_header());
+        let (reply, hlc) = self.run(header, convert::unlock_request(req).map(Request::Unlock)).await;
+        convert::unlock_response(results.get().init_resp(), &reply, hlc);
+        Ok(())
+    }
+
+    async fn get_lock(
+        self: Rc<Self>,
+        params: kahuna::GetLockParams,
+        mut results: kahuna::GetLockResults,
+    ) -> Result<(), capnp::Error> {
+        let req = params.get()?.get_req()?;
+        let header = read_header(req.get_header());
+        let (reply, hlc) = self.run(header, convert::get_lock_request(req).map(Request::GetLock)).await;
+        convert::get_lock_response(results.get().init_resp(), &reply, hlc);
+        Ok(())
+    }
 }
 
 impl gateway::Server for GatewayImpl {

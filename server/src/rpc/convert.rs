@@ -2,8 +2,9 @@
 
 use kahuna_schema::kahuna_capnp::{
     Durability as WireDurability, Status, bucket_request, bucket_response, delete_request, delete_response, entry,
-    extend_request, extend_response, get_request, get_response, request_header, response_header, scan_request,
-    scan_response, set_request, set_response,
+    extend_lock_request, extend_lock_response, extend_request, extend_response, get_lock_request, get_lock_response,
+    get_request, get_response, lock_request, lock_response, request_header, response_header, scan_request,
+    scan_response, set_request, set_response, unlock_request, unlock_response,
 };
 
 use crate::kv::{self, Durability, Error, Reply, Response};
@@ -205,6 +206,88 @@ pub fn scan_response(mut b: scan_response::Builder<'_>, reply: &Reply, hlc: u64)
             write_entries(b.reborrow().init_entries(entries.len() as u32), entries);
             b.set_cursor(cursor);
             b.set_snapshot(*snapshot);
+        }
+        Ok(_) => return write_header(b.init_header(), &unexpected(reply), hlc),
+        Err(_) => {}
+    }
+    write_header(b.init_header(), reply, hlc);
+}
+
+/// Decodes a `LockRequest`.
+pub fn lock_request(r: lock_request::Reader<'_>) -> Result<kv::LockRequest, Error> {
+    Ok(kv::LockRequest {
+        resource: text(r.get_resource(), "resource")?,
+        owner: data(r.get_owner(), "owner")?,
+        expires_ms: r.get_expires_ms(),
+        durability: durability(r.get_durability())?,
+    })
+}
+
+/// Decodes an `ExtendLockRequest`.
+pub fn extend_lock_request(r: extend_lock_request::Reader<'_>) -> Result<kv::LockRequest, Error> {
+    Ok(kv::LockRequest {
+        resource: text(r.get_resource(), "resource")?,
+        owner: data(r.get_owner(), "owner")?,
+        expires_ms: r.get_expires_ms(),
+        durability: durability(r.get_durability())?,
+    })
+}
+
+/// Decodes an `UnlockRequest`.
+pub fn unlock_request(r: unlock_request::Reader<'_>) -> Result<kv::UnlockRequest, Error> {
+    Ok(kv::UnlockRequest {
+        resource: text(r.get_resource(), "resource")?,
+        owner: data(r.get_owner(), "owner")?,
+        durability: durability(r.get_durability())?,
+    })
+}
+
+/// Decodes a `GetLockRequest`.
+pub fn get_lock_request(r: get_lock_request::Reader<'_>) -> Result<kv::GetLockRequest, Error> {
+    Ok(kv::GetLockRequest {
+        resource: text(r.get_resource(), "resource")?,
+        durability: durability(r.get_durability())?,
+    })
+}
+
+/// Writes a `LockResponse`.
+pub fn lock_response(mut b: lock_response::Builder<'_>, reply: &Reply, hlc: u64) {
+    match &reply.result {
+        Ok(Response::Lock { locked, fencing_token }) => {
+            b.set_locked(*locked);
+            b.set_fencing_token(*fencing_token);
+        }
+        Ok(_) => return write_header(b.init_header(), &unexpected(reply), hlc),
+        Err(_) => {}
+    }
+    write_header(b.init_header(), reply, hlc);
+}
+
+/// Writes an `ExtendLockResponse`.
+pub fn extend_lock_response(mut b: extend_lock_response::Builder<'_>, reply: &Reply, hlc: u64) {
+    match &reply.result {
+        Ok(Response::ExtendLock { fencing_token }) => b.set_fencing_token(*fencing_token),
+        Ok(_) => return write_header(b.init_header(), &unexpected(reply), hlc),
+        Err(_) => {}
+    }
+    write_header(b.init_header(), reply, hlc);
+}
+
+/// Writes an `UnlockResponse`.
+pub fn unlock_response(b: unlock_response::Builder<'_>, reply: &Reply, hlc: u64) {
+    match &reply.result {
+        Ok(Response::Unlock) | Err(_) => write_header(b.init_header(), reply, hlc),
+        Ok(_) => write_header(b.init_header(), &unexpected(reply), hlc),
+    }
+}
+
+/// Writes a `GetLockResponse`.
+pub fn get_lock_response(mut b: get_lock_response::Builder<'_>, reply: &Reply, hlc: u64) {
+    match &reply.result {
+        Ok(Response::GetLock { owner, expires_at, fencing_token }) => {
+            b.set_owner(owner);
+            b.set_expires_at(*expires_at);
+            b.set_fencing_token(*fencing_token);
         }
         Ok(_) => return write_header(b.init_header(), &unexpected(reply), hlc),
         Err(_) => {}

@@ -66,7 +66,8 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &BucketRequest) ->
             read(&*part.view().engine, partition, &r.bucket, svc.clock().now(), max, max_bytes)?
         }
         Durability::Ephemeral => {
-            svc.ephemeral_read(partition, |engine, now| read(engine, partition, &r.bucket, now, max, max_bytes)).await?
+            svc.ephemeral_read(partition, |engine, now, _| read(engine, partition, &r.bucket, now, max, max_bytes))
+                .await?
         }
     };
     Ok(Response::Bucket(entries))

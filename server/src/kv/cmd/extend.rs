@@ -22,7 +22,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &ExtendRequest) ->
             Ok(Response::Extend { extended, revision })
         }
         Durability::Ephemeral => {
-            svc.ephemeral_write(partition, |st, ts| {
+            svc.ephemeral_write(partition, |st, ts, _term| {
                 let o = mvcc::extend(st, partition, &r.key, crate::hlc::add_ms(ts, expires_ms), ts)?;
                 Ok(Response::Extend { extended: o.applied, revision: o.revision })
             })

@@ -58,7 +58,7 @@ pub(super) async fn execute(
             if r.as_of > 0 {
                 svc.close_timestamp(partition, r.as_of, r.durability, "as_of").await?;
             }
-            svc.ephemeral_read(partition, |engine, now| lookup(engine, partition, r, now)).await?
+            svc.ephemeral_read(partition, |engine, now, _| lookup(engine, partition, r, now)).await?
         }
     };
     Ok(Response::Get { found: found.found, entry: entry(&r.key, &found, with_value) })

@@ -4,6 +4,7 @@ mod bucket;
 mod delete;
 mod extend;
 mod get;
+mod lock;
 pub mod scan;
 mod set;
 
@@ -21,6 +22,9 @@ pub fn validate(request: &Request, options: &Options) -> Result<(), Error> {
         Request::Bucket(r) => bucket::validate(r),
         Request::Scan(r) => scan::validate(r),
         Request::ScanPartition(r) => scan::validate_partition(r),
+        Request::Lock(r) | Request::ExtendLock(r) => lock::validate(r),
+        Request::Unlock(r) => lock::validate_unlock(r),
+        Request::GetLock(r) => key("resource", &r.resource),
     }
 }
 
@@ -38,13 +42,24 @@ pub fn partition_of(request: &Request, count: u32) -> u32 {
         Request::Extend(r) => routing::partition_for_key(&r.key, count),
         Request::Bucket(r) => routing::partition_for_bucket(&r.bucket, count),
         Request::ScanPartition(r) => r.partition,
+        Request::Lock(r) | Request::ExtendLock(r) => routing::partition_for_key(&r.resource, count),
+        Request::Unlock(r) => routing::partition_for_key(&r.resource, count),
+        Request::GetLock(r) => routing::partition_for_key(&r.resource, count),
         Request::Scan(_) => unreachable!("scans are coordinated, not routed"),
     }
 }
 
 /// True for requests that change state.
 pub fn is_write(request: &Request) -> bool {
-    matches!(request, Request::Set(_) | Request::Delete(_) | Request::Extend(_))
+    matches!(
+        request,
+        Request::Set(_)
+            | Request::Delete(_)
+            | Request::Extend(_)
+            | Request::Lock(_)
+            | Request::ExtendLock(_)
+            | Request::Unlock(_)
+    )
 }
 
 /// Executes `request` on this node, which leads `partition`.
@@ -57,6 +72,10 @@ pub async fn execute_local(svc: &Service, partition: u32, request: &Request) -> 
         Request::Extend(r) => extend::execute(svc, partition, r).await,
         Request::Bucket(r) => bucket::execute(svc, partition, r).await,
         Request::ScanPartition(r) => scan::execute_partition(svc, r).await,
+        Request::Lock(r) => lock::lock(svc, partition, r).await,
+        Request::ExtendLock(r) => lock::extend(svc, partition, r).await,
+        Request::Unlock(r) => lock::unlock(svc, partition, r).await,
+        Request::GetLock(r) => lock::get(svc, partition, r).await,
         Request::Scan(_) => unreachable!("scans are coordinated, not routed"),
     }
 }

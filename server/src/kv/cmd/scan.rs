@@ -160,7 +160,7 @@ pub async fn execute_partition(svc: &Service, r: &ScanPartitionRequest) -> Resul
         Durability::Ephemeral => {
             svc.close_timestamp(r.partition, r.snapshot, r.durability, "cursor").await?;
             let max = svc.options().scan_max_page_bytes;
-            svc.ephemeral_read(r.partition, |engine, _| read(engine, r, max)).await
+            svc.ephemeral_read(r.partition, |engine, _, _| read(engine, r, max)).await
         }
     }
 }

@@ -73,7 +73,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &SetRequest) -> Re
         Durability::Ephemeral => {
             let condition = condition(r);
             let retention = svc.options().retention;
-            svc.ephemeral_write(partition, |st, ts| {
+            svc.ephemeral_write(partition, |st, ts, _term| {
                 let args = mvcc::SetArgs {
                     key: &r.key,
                     value: &r.value,
