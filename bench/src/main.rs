@@ -1,209 +1,126 @@
-//! `kahuna-bench`: drives a Kahuna cluster with a closed-loop workload and prints throughput
-//! and latency percentiles (HDR histogram), plus one JSON line for machines.
+//! `kahuna-bench`: drives a Kahuna cluster (or, with the `etcd` feature, an etcd cluster as a
+//! baseline) with one workload and prints throughput and latency percentiles from an HDR
+//! histogram, plus one JSON line for machines.
+//!
+//! ```text
+//!   Args ─> Target (kahuna | etcd) ─> preload keys ─> warm-up ─> measure ─> report
+//!           closed loop: N clients, each sends its next request when the last one answered
+//!           open loop (--rate R): requests are scheduled every 1/R s; latency is measured from
+//!           the scheduled start, so a stall shows up in the percentiles (no coordinated omission)
+//! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+mod report;
+mod run;
+mod target;
 
-use anyhow::Context;
+use std::time::Duration;
+
 use clap::{Parser, ValueEnum};
-use hdrhistogram::Histogram;
-use kahuna_client::{Client, ClientOptions, Durability, SetOptions};
-use rand::{Rng, SeedableRng};
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
-enum Workload {
-    /// Unconditional sets.
+/// What each request does.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Workload {
+    /// Unconditional sets of existing keys.
     Put,
     /// Linearizable gets of existing keys.
     Get,
     /// Gets and puts mixed by --read-ratio.
     Mixed,
-    /// Read a key, then compare-revision-and-set it.
+    /// Read a key, then compare-revision-and-set it (etcd: a Txn comparing mod_revision).
     Cas,
+    /// Acquire a lock on a random resource, then release it (counts one op per cycle).
+    Lock,
 }
 
-/// Benchmarks a Kahuna cluster.
-#[derive(Parser, Debug)]
+/// Which store to drive.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum System {
+    /// A Kahuna cluster (Cap'n Proto RPC).
+    Kahuna,
+    /// An etcd v3 cluster (gRPC); needs the `etcd` cargo feature.
+    Etcd,
+}
+
+/// Benchmarks a Kahuna cluster (or etcd as a baseline).
+#[derive(Parser, Debug, Clone)]
 #[command(name = "kahuna-bench", version, about)]
-struct Args {
-    /// Workload to run.
+pub struct Args {
+    /// Workload.
     #[arg(long, value_enum, default_value = "put")]
-    workload: Workload,
-    /// Cluster endpoints, comma separated.
-    #[arg(long, env = "KAHUNA_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:7071")]
-    endpoints: Vec<String>,
-    /// Concurrent clients (closed loop: each waits for its answer before the next request).
+    pub workload: Workload,
+    /// The store to benchmark.
+    #[arg(long, value_enum, default_value = "kahuna")]
+    pub system: System,
+    /// Endpoints (host:port), comma separated.
+    #[arg(long, env = "KAHUNA_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073")]
+    pub endpoints: Vec<String>,
+    /// Concurrent clients; in the open loop, the most requests in flight.
     #[arg(long, default_value_t = 64)]
-    clients: usize,
-    /// Client connections (each with its own I/O thread) the clients share.
+    pub clients: usize,
+    /// Connections the clients share (each Kahuna connection has its own I/O thread).
     #[arg(long, default_value_t = 4)]
-    connections: usize,
+    pub connections: usize,
+    /// Open loop: total requests per second (0 = closed loop).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// Distinct keys.
     #[arg(long, default_value_t = 10_000)]
-    keys: usize,
+    pub keys: usize,
+    /// Key size in bytes (keys are padded to it).
+    #[arg(long, default_value_t = 16)]
+    pub key_size: usize,
     /// Value size in bytes.
     #[arg(long, default_value_t = 256)]
-    value_size: usize,
+    pub value_size: usize,
     /// Measured duration, e.g. 30s.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
-    duration: Duration,
-    /// Warm-up before measuring, e.g. 5s.
+    pub duration: Duration,
+    /// Warm-up before measuring.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
-    warmup: Duration,
+    pub warmup: Duration,
     /// Share of reads in the mixed workload.
     #[arg(long, default_value_t = 0.5)]
-    read_ratio: f64,
-    /// Use the Ephemeral keyspace.
+    pub read_ratio: f64,
+    /// Use the Ephemeral keyspace (Kahuna only).
     #[arg(long)]
-    ephemeral: bool,
+    pub ephemeral: bool,
     /// Key prefix.
     #[arg(long, default_value = "bench")]
-    prefix: String,
+    pub prefix: String,
+    /// Skip loading the keys first (they already exist).
+    #[arg(long)]
+    pub no_preload: bool,
+    /// Only load the keys, then exit (e.g. to measure a node's memory with many keys).
+    #[arg(long)]
+    pub load_only: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
-struct Shared {
-    histogram: std::sync::Mutex<Histogram<u64>>,
-    ops: AtomicU64,
-    errors: AtomicU64,
-    measuring: std::sync::atomic::AtomicBool,
-}
-
-fn key(prefix: &str, i: usize) -> String {
-    format!("{prefix}/{}/{i}", i % 64)
-}
-
-async fn one(client: &Client, args: &Args, durability: Durability, value: &[u8], i: usize, read: bool) -> bool {
-    let k = key(&args.prefix, i);
-    match (args.workload, read) {
-        (Workload::Get, _) | (Workload::Mixed, true) => client.try_get(&k, durability).await.is_ok(),
-        (Workload::Put, _) | (Workload::Mixed, false) => {
-            client.try_set(&k, value, SetOptions::new().durability(durability)).await.is_ok()
-        }
-        (Workload::Cas, _) => match client.try_get(&k, durability).await {
-            Ok(g) => client.try_compare_revision_and_set(&k, value, g.revision, 0, durability).await.is_ok(),
-            Err(_) => false,
-        },
+impl Args {
+    /// The `i`-th key, padded to `key_size`.
+    pub fn key(&self, i: usize) -> String {
+        let k = format!("{}/{}/{i}", self.prefix, i % 64);
+        if k.len() >= self.key_size { k } else { format!("{k}{}", "_".repeat(self.key_size - k.len())) }
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Arc::new(Args::parse());
-    let durability = if args.ephemeral { Durability::Ephemeral } else { Durability::Persistent };
-    let mut connections = Vec::new();
-    for _ in 0..args.connections.max(1) {
-        connections.push(
-            Client::connect(&args.endpoints, ClientOptions::default())
-                .await
-                .with_context(|| format!("connecting to {:?}", args.endpoints))?,
-        );
+    let args = Args::parse();
+    if args.ephemeral && args.system == System::Etcd {
+        anyhow::bail!("--ephemeral applies to Kahuna only");
     }
-    let value = vec![b'x'; args.value_size];
-    if matches!(args.workload, Workload::Get | Workload::Mixed | Workload::Cas) {
-        eprintln!("loading {} keys...", args.keys);
-        let c = connections[0].clone();
-        let mut tasks = tokio::task::JoinSet::new();
-        let next = Arc::new(AtomicU64::new(0));
-        for _ in 0..64 {
-            let (c, next, args, value) = (c.clone(), next.clone(), args.clone(), value.clone());
-            tasks.spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if i >= args.keys {
-                        break;
-                    }
-                    c.try_set(&key(&args.prefix, i), &value, SetOptions::new().durability(durability)).await?;
-                }
-                anyhow::Ok(())
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r??;
-        }
+    let target = target::Target::connect(&args).await?;
+    if !args.no_preload && (args.load_only || args.workload != Workload::Lock) {
+        run::preload(&target, &args).await?;
     }
-    let shared = Arc::new(Shared {
-        histogram: std::sync::Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
-        ops: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        measuring: std::sync::atomic::AtomicBool::new(false),
-    });
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..args.clients {
-        let client = connections[n % connections.len()].clone();
-        let (args, shared, stop, value) = (args.clone(), shared.clone(), stop.clone(), value.clone());
-        tasks.spawn(async move {
-            let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
-            let mut rng = rand::rngs::StdRng::from_os_rng();
-            while !stop.load(Ordering::Relaxed) {
-                let i = rng.random_range(0..args.keys);
-                let read = rng.random_bool(args.read_ratio.clamp(0.0, 1.0));
-                let started = Instant::now();
-                let ok = one(&client, &args, durability, &value, i, read).await;
-                if shared.measuring.load(Ordering::Relaxed) {
-                    if ok {
-                        let _ = local.record(started.elapsed().as_micros() as u64);
-                        shared.ops.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        shared.errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            shared.histogram.lock().expect("histogram lock").add(&local).expect("same bounds");
-        });
+    if args.load_only {
+        eprintln!("loaded {} keys", args.keys);
+        return Ok(());
     }
-    tokio::time::sleep(args.warmup).await;
-    shared.measuring.store(true, Ordering::Relaxed);
-    let bar = indicatif::ProgressBar::new(args.duration.as_secs().max(1));
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}s {msg}")?);
-    let started = Instant::now();
-    while started.elapsed() < args.duration {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let ops = shared.ops.load(Ordering::Relaxed);
-        bar.set_position(started.elapsed().as_secs());
-        bar.set_message(format!("{:.0} ops/s", ops as f64 / started.elapsed().as_secs_f64()));
-    }
-    shared.measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    bar.finish_and_clear();
-    stop.store(true, Ordering::Relaxed);
-    while tasks.join_next().await.is_some() {}
-    let h = shared.histogram.lock().expect("histogram lock");
-    let ops = shared.ops.load(Ordering::Relaxed);
-    let errors = shared.errors.load(Ordering::Relaxed);
-    let throughput = ops as f64 / elapsed.as_secs_f64();
-    let ms = |us: u64| us as f64 / 1000.0;
-    println!(
-        "{:?} {} clients {} B values: {:.0} ops/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, errors {}",
-        args.workload,
-        args.clients,
-        args.value_size,
-        throughput,
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.value_at_quantile(0.999)),
-        ms(h.max()),
-        errors
-    );
-    println!(
-        "{}",
-        serde_json::json!({
-            "workload": format!("{:?}", args.workload).to_lowercase(),
-            "durability": if args.ephemeral { "ephemeral" } else { "persistent" },
-            "clients": args.clients,
-            "value_size": args.value_size,
-            "ops": ops,
-            "errors": errors,
-            "seconds": elapsed.as_secs_f64(),
-            "ops_per_sec": throughput,
-            "p50_ms": ms(h.value_at_quantile(0.5)),
-            "p90_ms": ms(h.value_at_quantile(0.9)),
-            "p99_ms": ms(h.value_at_quantile(0.99)),
-            "p999_ms": ms(h.value_at_quantile(0.999)),
-            "max_ms": ms(h.max()),
-        })
-    );
+    let result = run::measure(&target, &args).await?;
+    report::print(&args, &result);
     Ok(())
 }

@@ -135,7 +135,7 @@ impl Contention {
                         // Hold a little, then release; every fifth grant lets the lease run out.
                         std::thread::sleep(Duration::from_millis(10 + (attempt * 7 % 40)));
                         let expires = sent + ttl;
-                        let end = if attempt % 5 != 0 {
+                        let end = if !attempt.is_multiple_of(5) {
                             let released = Instant::now();
                             let _ = client.unlock(&resource, owner.as_bytes(), P);
                             released.min(expires)
@@ -148,7 +148,7 @@ impl Contention {
                             token: r.fencing_token,
                             owner: owner.clone(),
                         });
-                        if attempt % 5 == 0 {
+                        if attempt.is_multiple_of(5) {
                             std::thread::sleep(ttl);
                         }
                     }
