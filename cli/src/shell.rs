@@ -309,7 +309,7 @@ mod tests {
     fn tab_completes_commands_then_flags() {
         let names =
             |before: &str, word: &str| completions(before, word).into_iter().map(|p| p.display).collect::<Vec<_>>();
-        assert_eq!(names("ex", "ex"), ["exists", "exit", "extend"]);
+        assert_eq!(names("ex", "ex"), ["exists", "exit", "extend", "extend-lock"]);
         assert_eq!(names("h", "h"), ["help", "history"]);
         assert_eq!(names("get k --r", "--r"), ["--raw", "--revision"]);
         assert_eq!(names("set k v --if", "--if"), ["--if-exists", "--if-not-exists"]);

@@ -300,7 +300,7 @@ fn the_shell_reads_commands_from_a_pipe() {
         "{\"key\":\"sh/1\",\"durability\":\"persistent\",\"found\":true,\"revision\":0,\"value\":\"two words\"",
         "not set sh/1: condition not met (current revision 0)",
         "Commands:\n  set ",
-        "  exit      Leave the shell",
+        "  exit         Leave the shell",
         "--expect-revision <N>",
         "1 key in bucket 'sh'",
         "sh/1 exists at revision 0",
@@ -419,4 +419,34 @@ fn an_unreachable_cluster_is_unavailable_within_the_timeout() {
     let out = run_with(&closed_addr, &["--timeout", "300ms", "exists", "k"], b"").code(4);
     assert!(out.stderr.contains(&closed_addr), "{}", out.stderr);
     drop(silent);
+}
+
+#[test]
+fn lock_commands_follow_the_lock_rules_with_their_exit_codes() {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("the cluster starts");
+    let cli = Cli::new(&cluster);
+    let first = cli.run(&["--json", "lock", "jobs/reindex", "--owner", "worker-1", "--ttl", "1m"]).code(0);
+    assert_eq!(first.field("locked"), "true");
+    assert_eq!(first.field("fencing_token"), "0");
+    cli.run(&["lock", "jobs/reindex", "--owner", "worker-2", "--ttl", "1m"]).code(1).has(&["busy"]);
+    cli.run(&["get-lock", "jobs/reindex"]).code(0).has(&["worker-1", "fencing token  0"]);
+    cli.run(&["extend-lock", "jobs/reindex", "--owner", "worker-2", "--ttl", "1m"]).code(8).err_has("InvalidOwner");
+    cli.run(&["--json", "extend-lock", "jobs/reindex", "--owner", "worker-1", "--ttl", "2m"])
+        .code(0)
+        .has(&["\"extended\":true", "\"fencing_token\":0"]);
+    cli.run(&["unlock", "jobs/reindex", "--owner", "worker-2"]).code(8).err_has("InvalidOwner");
+    cli.run(&["unlock", "jobs/reindex", "--owner", "worker-1"]).code(0).has(&["unlocked"]);
+    cli.run(&["unlock", "jobs/reindex", "--owner", "worker-1"]).code(8).err_has("LockDoesNotExist");
+    cli.run(&["get-lock", "jobs/reindex"]).code(8).err_has("LockDoesNotExist");
+    let next = cli.run(&["--json", "lock", "jobs/reindex", "--owner", "worker-2", "--ttl", "300ms"]).code(0);
+    assert_eq!(next.field("fencing_token"), "1", "the next holder gets token + 1");
+    // --wait outlasts worker-2's 300 ms lease.
+    let waited =
+        cli.run(&["--json", "lock", "jobs/reindex", "--owner", "worker-3", "--ttl", "1m", "--wait", "5s"]).code(0);
+    assert_eq!(waited.field("fencing_token"), "2");
+    // The Ephemeral lock keyspace is separate; bad arguments are usage or input errors.
+    cli.run(&["lock", "jobs/reindex", "--owner", "e", "--ttl", "1m", "--ephemeral"]).code(0).has(&["(ephemeral)"]);
+    cli.run(&["lock", "jobs/reindex", "--owner", "x"]).code(2);
+    cli.run(&["lock", "jobs/reindex", "--owner", "", "--ttl", "1s"]).code(3).err_has("owner");
+    cli.run(&["lock", "jobs/reindex", "--owner", "x", "--ttl", "0s"]).code(3).err_has("expires_ms");
 }

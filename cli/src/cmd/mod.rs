@@ -12,7 +12,7 @@
 //!     read.rs     get, exists, history             (reads of one key)
 //!     range.rs    bucket, scan                     (reads of many keys)
 //!     cluster.rs  topology
-//!     lock.rs     lock, unlock, extend-lock, get-lock   (later: a module and four variants)
+//!     lock.rs     lock, unlock, extend-lock, get-lock   (leased locks with fencing tokens)
 //!     txn.rs      begin/commit/rollback and friends      (later: the same)
 //! ```
 //!
@@ -25,6 +25,7 @@
 //! that is "not found" or "condition not met" is `Exit::NotMet` (exit 1), never an error.
 
 mod cluster;
+mod lock;
 mod range;
 mod read;
 mod write;
@@ -60,6 +61,14 @@ pub enum Command {
     Scan(range::Scan),
     /// Show the cluster's nodes and each partition's leader
     Topology(cluster::Topology),
+    /// Acquire a leased lock: `lock RESOURCE --owner O --ttl D [--wait D]` (exit 1 when busy)
+    Lock(lock::Lock),
+    /// Release a lock held by `--owner`
+    Unlock(lock::Unlock),
+    /// Move the lease of a lock held by `--owner` to now + `--ttl`
+    ExtendLock(lock::ExtendLock),
+    /// Show who holds a lock, its fencing token and lease end
+    GetLock(lock::GetLock),
 }
 
 impl Command {
@@ -76,6 +85,10 @@ impl Command {
             Command::Bucket(c) => c.execute(session),
             Command::Scan(c) => c.execute(session),
             Command::Topology(c) => c.execute(session),
+            Command::Lock(c) => c.execute(session),
+            Command::Unlock(c) => c.execute(session),
+            Command::ExtendLock(c) => c.execute(session),
+            Command::GetLock(c) => c.execute(session),
         }
     }
 }
