@@ -142,8 +142,12 @@ impl Reads {
         tokio::spawn(async move {
             loop {
                 let observed = Instant::now();
-                let m = metrics.borrow_and_update().clone();
-                let now = leadership_of(&m);
+                // Read what we need inside the borrow: cloning the metrics on every Raft event
+                // would cost more than everything else here.
+                let (now, quorum_ack_ms) = {
+                    let m = metrics.borrow_and_update();
+                    (leadership_of(&m), m.millis_since_quorum_ack)
+                };
                 let is_self = now.is_self;
                 {
                     let mut lease = watcher.lease.lock();
@@ -152,7 +156,7 @@ impl Reads {
                     }
                 }
                 if is_self
-                    && let Some(ms) = m.millis_since_quorum_ack
+                    && let Some(ms) = quorum_ack_ms
                     && let Some(at) = observed.checked_sub(Duration::from_millis(ms))
                 {
                     watcher.record_ack(now.term, at);
