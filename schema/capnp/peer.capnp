@@ -13,6 +13,12 @@ enum RaftKind {
   installSnapshot @2;
 }
 
+struct RaftMessage {
+  partition @0 :UInt32;
+  kind @1 :RaftKind;
+  payload @2 :Data;
+}
+
 interface Peer {
   # A Raft message for one partition's group; payloads are the serialized openraft request and
   # `Result<response, RaftError>`.
@@ -21,6 +27,9 @@ interface Peer {
   # Payloads are the serialized request and reply of the server's `kv` layer: peers of one
   # cluster run the same version.
   forward @1 (payload :Data, hlc :UInt64) -> (payload :Data, hlc :UInt64);
+  # Several Raft messages (of different partitions) in one call; replies in the same order. A
+  # reply is empty when its message could not be delivered (unknown partition, undecodable).
+  raftBatch @2 (messages :List(RaftMessage), hlc :UInt64) -> (replies :List(Data), hlc :UInt64);
 }
 
 interface Gateway extends(K.Kahuna) {

@@ -11,7 +11,6 @@ use super::{Entry, LogId, NodeId, StorageError, Syncer, TypeConfig, decode, enco
 use crate::storage::{Cf, Engine, WriteBatch, keys};
 
 const VOTE: u8 = b'v';
-const COMMITTED: u8 = b'c';
 const PURGED: u8 = b'p';
 
 /// A partition's log store. Clones share the engine and read the same log.
@@ -121,15 +120,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.read_meta(VOTE).map_err(|e| StorageIOError::read_vote(&e).into())
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let mut b = WriteBatch::new();
-        b.put(Cf::Raft, self.meta_key(COMMITTED), encode(&committed));
-        self.engine.write(b).map_err(write_err)
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.read_meta::<Option<LogId>>(COMMITTED).map_err(read_err)?.flatten())
-    }
+    // `save_committed` is left out on purpose: it would cost a write per commit, and a node
+    // restarting on an older applied state never serves reads from it — only a leader serves
+    // reads, and only after applying its own term's first entry, by which time it re-applied
+    // every committed entry from the durable log.
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
     where

@@ -55,6 +55,38 @@ impl peer::Server for PeerImpl {
         Ok(())
     }
 
+    async fn raft_batch(
+        self: Rc<Self>,
+        params: peer::RaftBatchParams,
+        mut results: peer::RaftBatchResults,
+    ) -> Result<(), capnp::Error> {
+        let p = params.get()?;
+        let clock = self.kv.clock();
+        clock.observe(p.get_hlc());
+        let cluster = self.kv.cluster();
+        let mut deliveries = Vec::new();
+        for m in p.get_messages()?.iter() {
+            let partition = m.get_partition();
+            let request: Option<RaftRequest> = (partition < cluster.partition_count())
+                .then(|| postcard::from_bytes(m.get_payload().ok()?).ok())
+                .flatten();
+            deliveries.push(async move {
+                match request {
+                    Some(r) => postcard::to_allocvec(&r.deliver(cluster.partition(partition).raft()).await).ok(),
+                    None => None,
+                }
+            });
+        }
+        let replies = futures::future::join_all(deliveries).await;
+        let mut r = results.get();
+        let mut list = r.reborrow().init_replies(replies.len() as u32);
+        for (i, reply) in replies.iter().enumerate() {
+            list.set(i as u32, reply.as_deref().unwrap_or(&[]));
+        }
+        r.set_hlc(clock.peek());
+        Ok(())
+    }
+
     async fn forward(
         self: Rc<Self>,
         params: peer::ForwardParams,

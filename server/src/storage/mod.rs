@@ -9,7 +9,7 @@
 //! ```text
 //!            +------------------------- one RocksDB per node --------------------------+
 //!  Cf::Log   | [p][index u64 BE]                      -> openraft log entry            |
-//!  Cf::Raft  | [p]['v'|'c'|'p']                       -> vote, committed, purged id    |
+//!  Cf::Raft  | [p]['v'|'p']                           -> vote, last purged log id      |
 //!  Cf::State | [p]['a'] / node identity               -> applied id, membership, clock |
 //!  Cf::Data  | [p][escaped key][00 00][!commit_ts BE] -> mvcc::Version                 |
 //!  Cf::Locks | [p][...]  reserved: transaction locks and intents, lease locks          |
@@ -43,7 +43,7 @@ pub use staged::Staged;
 pub enum Cf {
     /// Raft log entries.
     Log,
-    /// Raft vote, committed and purged log ids.
+    /// Raft vote and last purged log id.
     Raft,
     /// State machine metadata (applied log id, membership, clock) and node identity.
     State,
