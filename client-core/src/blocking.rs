@@ -166,8 +166,9 @@ impl BlockingClient {
         block_on(self.client.topology_from(endpoint))
     }
 
-    /// See [`Client::close`].
+    /// Closes the client like [`Client::close`] and waits until its I/O thread has ended, so
+    /// every connection is closed and its memory freed when this returns.
     pub fn close(&self) {
-        self.client.close()
+        self.client.close_and_wait()
     }
 }

@@ -21,7 +21,9 @@
 //!
 //! Shutdown: `close` (or dropping the last handle) ends the receive loop; dropping the
 //! `LocalSet` then drops every task and connection, and callers still waiting get "the client
-//! is closed". The thread ends by itself; nobody joins it, so closing never blocks.
+//! is closed". [`IoThread::close`] returns at once (the async `Client::close`);
+//! [`IoThread::close_and_join`] also waits for the thread to end, so every socket is closed and
+//! every buffer freed when it returns (`BlockingClient::close`, the C library's free).
 
 use std::future::Future;
 use std::rc::Rc;
@@ -46,6 +48,7 @@ enum Message {
 /// The handle of one I/O thread; jobs sent after close fail with "the client is closed".
 pub(crate) struct IoThread {
     jobs: mpsc::UnboundedSender<Message>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl IoThread {
@@ -56,7 +59,7 @@ impl IoThread {
             .build()
             .map_err(|e| Error::new(Code::Internal, format!("cannot start the I/O runtime: {e}")))?;
         let (jobs, mut inbox) = mpsc::unbounded_channel::<Message>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("kahuna-client-io".into())
             .spawn(move || {
                 let local = tokio::task::LocalSet::new();
@@ -74,7 +77,7 @@ impl IoThread {
                 drop(runtime);
             })
             .map_err(|e| Error::new(Code::Internal, format!("cannot start the I/O thread: {e}")))?;
-        Ok(IoThread { jobs })
+        Ok(IoThread { jobs, thread: std::sync::Mutex::new(Some(thread)) })
     }
 
     /// Runs `work` on the I/O thread and waits for its result.
@@ -109,6 +112,19 @@ impl IoThread {
     /// Ends the thread: pending and later calls fail with "the client is closed".
     pub(crate) fn close(&self) {
         let _ = self.jobs.send(Message::Close);
+    }
+
+    /// Ends the thread and waits until it has dropped every task and connection. Called on
+    /// the I/O thread itself (from inside a job) it only closes, as waiting would deadlock.
+    pub(crate) fn close_and_join(&self) {
+        self.close();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            if handle.thread().id() == std::thread::current().id() {
+                return;
+            }
+            let _ = handle.join();
+        }
     }
 
     /// True once the thread stopped taking jobs.

@@ -270,10 +270,17 @@ impl Client {
     }
 
     /// Closes the client: its connections close and every pending or later call fails with
-    /// `InvalidInput` ("the client is closed"). Clones share the closed state.
+    /// `InvalidInput` ("the client is closed"). Clones share the closed state. Returns at once;
+    /// the I/O thread finishes closing in the background ([`BlockingClient::close`] waits).
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.io.close();
+    }
+
+    /// Closes like [`Client::close`], then waits for the I/O thread to end.
+    pub(crate) fn close_and_wait(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.io.close_and_join();
     }
 
     /// Runs one call on the I/O thread with a deadline of `options.timeout` from now.

@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -85,9 +86,10 @@ impl Election {
         let deadline = Instant::now() + wait;
         let poll = (self.ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
         loop {
+            let sent = Instant::now();
             let r = self.client.try_lock(&self.name, &self.candidate, self.ttl_ms(), Durability::Persistent)?;
             if r.locked {
-                return Ok(Some(Leadership::start(self.clone(), r.fencing_token)));
+                return Ok(Some(Leadership::start(self.clone(), r.fencing_token, sent + self.ttl)));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -116,23 +118,42 @@ impl Election {
 pub struct Leadership {
     election: Election,
     fencing_token: i64,
-    leading: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    state: Arc<LeaseState>,
     keeper: Option<JoinHandle<()>>,
 }
 
+/// What the keep-alive thread shares with its [`Leadership`].
+#[derive(Debug)]
+struct LeaseState {
+    /// False once the lease is known lost (refused extension, lease ran out, resigned).
+    leading: AtomicBool,
+    stop: AtomicBool,
+    /// The latest local instant the lease surely lasts to: the send time of the last granted
+    /// acquire/extend plus the TTL (the server's lease starts after that send).
+    lease_end: Mutex<Instant>,
+}
+
+impl LeaseState {
+    fn live(&self) -> bool {
+        self.leading.load(Ordering::Acquire) && Instant::now() < *self.lease_end.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl Leadership {
-    fn start(election: Election, fencing_token: i64) -> Leadership {
-        let leading = Arc::new(AtomicBool::new(true));
-        let stop = Arc::new(AtomicBool::new(false));
+    fn start(election: Election, fencing_token: i64, lease_end: Instant) -> Leadership {
+        let state = Arc::new(LeaseState {
+            leading: AtomicBool::new(true),
+            stop: AtomicBool::new(false),
+            lease_end: Mutex::new(lease_end),
+        });
         let keeper = {
-            let (election, leading, stop) = (election.clone(), leading.clone(), stop.clone());
+            let (election, state) = (election.clone(), state.clone());
             std::thread::Builder::new()
                 .name("kahuna-election".into())
-                .spawn(move || keep_alive(&election, &leading, &stop))
+                .spawn(move || keep_alive(&election, &state))
                 .expect("spawning the keep-alive thread")
         };
-        Leadership { election, fencing_token, leading, stop, keeper: Some(keeper) }
+        Leadership { election, fencing_token, state, keeper: Some(keeper) }
     }
 
     /// The fencing token of this leadership: pass it to every resource the leader writes.
@@ -140,9 +161,11 @@ impl Leadership {
         self.fencing_token
     }
 
-    /// False once the lease could not be kept alive: stop acting as the leader.
+    /// False once the lease could not be kept alive: an extension was refused, or the local
+    /// clock passed the end of the last granted lease (even while an extension is still in
+    /// flight). Stop acting as the leader then.
     pub fn is_leader(&self) -> bool {
-        self.leading.load(Ordering::Acquire)
+        self.state.live()
     }
 
     /// Stops the keep-alive and releases the lock (if still held).
@@ -151,12 +174,12 @@ impl Leadership {
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.stop.store(true, Ordering::Release);
+        self.state.stop.store(true, Ordering::Release);
         if let Some(keeper) = self.keeper.take() {
             keeper.thread().unpark();
             let _ = keeper.join();
         }
-        if !self.leading.swap(false, Ordering::AcqRel) {
+        if !self.state.leading.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
         let e = &self.election;
@@ -174,23 +197,30 @@ impl Drop for Leadership {
     }
 }
 
-fn keep_alive(e: &Election, leading: &AtomicBool, stop: &AtomicBool) {
+fn keep_alive(e: &Election, state: &LeaseState) {
     let period = (e.ttl / 3).max(Duration::from_millis(5));
-    let mut lease_end = Instant::now() + e.ttl;
-    while !stop.load(Ordering::Acquire) {
+    let set_lease_end = |end: Instant| *state.lease_end.lock().unwrap_or_else(|p| p.into_inner()) = end;
+    while !state.stop.load(Ordering::Acquire) {
         std::thread::park_timeout(period);
-        if stop.load(Ordering::Acquire) {
+        if state.stop.load(Ordering::Acquire) {
             return;
         }
         let sent = Instant::now();
         match e.client.try_extend_lock(&e.name, &e.candidate, e.ttl_ms(), Durability::Persistent) {
-            Ok(_) => lease_end = sent + e.ttl,
-            Err(err) if matches!(err.code, Code::LockDoesNotExist | Code::InvalidOwner) => {
-                leading.store(false, Ordering::Release);
+            // A grant that arrives after the lease already ran out locally does not revive the
+            // leadership: someone may have acted on our absence meanwhile.
+            Ok(_) if state.live() => set_lease_end(sent + e.ttl),
+            Ok(_) => {
+                state.leading.store(false, Ordering::Release);
+                let _ = e.client.unlock(&e.name, &e.candidate, Durability::Persistent);
                 return;
             }
-            Err(_) if Instant::now() >= lease_end => {
-                leading.store(false, Ordering::Release);
+            Err(err) if matches!(err.code, Code::LockDoesNotExist | Code::InvalidOwner) => {
+                state.leading.store(false, Ordering::Release);
+                return;
+            }
+            Err(_) if !state.live() => {
+                state.leading.store(false, Ordering::Release);
                 return;
             }
             Err(_) => {}

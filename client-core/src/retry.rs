@@ -15,14 +15,17 @@
 //! | connection broke with the request in flight          | reconnect, back off | `Timeout`: outcome unknown |
 //! | a read's node did not answer in `read_attempt_timeout` | next node at once | (writes wait)      |
 //! | other Cap'n Proto exception, malformed reply         | `Internal`          | `Internal`         |
-//! | deadline passed                                      | `Timeout`           | `Timeout` (outcome unknown if in flight) |
+//! | deadline passed with an attempt in flight            | `Timeout`           | `Timeout`: outcome unknown |
+//! | deadline passed between attempts (all definite)      | `Unavailable`       | `Unavailable`: not applied |
 //!
 //! A write whose connection broke after it was sent may or may not have been applied, so it is
 //! never sent again: replaying a non-idempotent write (an increment of the revision, a
 //! compare-and-set that already succeeded) would be wrong. The caller gets `Timeout` (the code
-//! for "outcome unknown", as when a deadline passes) with a message that says so, and decides. Statuses are different: a server
-//! answers `MustRetry` and `Unavailable` only for requests it did not apply, so retrying those
-//! is safe for writes too.
+//! for "outcome unknown") with a message that says so, and decides. Statuses are different: a
+//! server answers `MustRetry` and `Unavailable` only for requests it did not apply, so retrying
+//! those is safe for writes too; and when the deadline passes while every attempt so far was
+//! definitely not applied (refused connections, those statuses), the caller gets `Unavailable`
+//! rather than `Timeout`, so it knows nothing happened.
 //!
 //! Backoff is exponential with jitter ([`backoff`]): the first pause is 10-20 ms, doubling up
 //! to 250-500 ms, never past the deadline. The header's `timeoutMs` tells the server how much
@@ -63,13 +66,13 @@ pub(crate) async fn execute<C: Call>(router: &Rc<Router>, call: &C, deadline: In
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Err(timed_out(router, call, last.as_ref(), false));
+            return Err(gave_up(router, call, last.as_ref()));
         }
         let partition = router.partition(call.route());
         let address = router.pick(partition, avoid.as_deref());
 
         let conn = match tokio::time::timeout_at(deadline, router.connection(&address)).await {
-            Err(_) => return Err(timed_out(router, call, last.as_ref(), false)),
+            Err(_) => return Err(gave_up(router, call, last.as_ref())),
             Ok(Err(f)) => Err(f),
             Ok(Ok(conn)) => conn.begin().map(|guard| (conn, guard)),
         };
@@ -156,6 +159,21 @@ pub(crate) async fn execute<C: Call>(router: &Rc<Router>, call: &C, deadline: In
 async fn pause(delays: &mut impl Iterator<Item = Duration>, deadline: Instant) {
     let delay = delays.next().unwrap_or(MAX_BACKOFF * 2);
     tokio::time::sleep_until(deadline.min(Instant::now() + delay)).await;
+}
+
+/// The error for a deadline that passed between attempts: every attempt so far was definitely
+/// not applied, so the call fails with `Unavailable` (not `Timeout`, which means "unknown").
+fn gave_up<C: Call>(router: &Router, call: &C, last: Option<&Failure>) -> Error {
+    let mut message = format!(
+        "{} could not be done within {:?}; it was not applied",
+        describe(call),
+        router.options.timeout
+    );
+    match last {
+        Some(f) => message.push_str(&format!("; last failure: {f}")),
+        None => message.push_str("; no attempt could be started"),
+    }
+    Error::new(Code::Unavailable, message)
 }
 
 /// The `Timeout` error, with the last failure seen and whether a write's outcome is unknown.

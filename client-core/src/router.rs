@@ -90,14 +90,18 @@ impl Router {
                     Err(f) => failures.push(format!("{seed}: {f}")),
                 }
             }
-            let next = Instant::now() + delays.next().unwrap_or(Duration::from_millis(500));
-            if next >= deadline {
+            // A last round right at the deadline rather than giving up a backoff early: a
+            // cluster that comes up during the pause is still found.
+            const LAST_ROUND: Duration = Duration::from_millis(20);
+            let now = Instant::now();
+            if now + LAST_ROUND >= deadline {
                 return Err(Error::new(
                     Code::Unavailable,
                     format!("no endpoint answered within {:?}: {}", self.options.timeout, failures.join("; ")),
                 ));
             }
-            tokio::time::sleep_until(next).await;
+            let pause = delays.next().unwrap_or(Duration::from_millis(500));
+            tokio::time::sleep_until((now + pause).min(deadline - LAST_ROUND)).await;
         }
     }
 

@@ -167,6 +167,21 @@ async fn a_changed_partition_count_is_learned() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_write_refused_until_the_deadline_fails_as_unavailable_not_timeout() {
+    let cluster = FakeCluster::start(3, 8);
+    let client = connect(&cluster, quick()).await;
+    cluster.lock().script.unavailable = u32::MAX;
+    let started = Instant::now();
+    let e = client.try_set("k", b"v", SetOptions::new()).await.unwrap_err();
+    // Every attempt was refused, so the caller learns the write was not applied.
+    assert_eq!(e.code, Code::Unavailable, "{e}");
+    assert!(e.message.contains("not applied"), "{e}");
+    assert!(started.elapsed() >= Duration::from_millis(550));
+    assert!(cluster.take_seen().iter().filter(|s| s.key == "k").count() >= 2, "it was retried");
+    assert!(cluster.lock().store.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_write_cut_off_in_flight_has_an_unknown_outcome() {
     let cluster = FakeCluster::start(3, 8);
     let client = connect(&cluster, ClientOptions::default()).await;

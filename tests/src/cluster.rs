@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,6 +46,36 @@ pub struct ClusterOptions {
     pub env: Vec<(String, String)>,
     /// How long `start` and `start_all` wait for the cluster to be ready (default 60 s).
     pub ready_timeout: Duration,
+    /// Per-node peer addresses (default `None`: every node is told every node's real address).
+    /// With `Some`, node `from` is started with `--peers ...,<id of to>=f(from, to, real)` for
+    /// every other node `to`, so a test can put a proxy on each link (the nemesis does). The
+    /// cluster id depends only on node ids, so nodes may see different addresses.
+    pub peer_addresses: Option<PeerAddresses>,
+}
+
+/// `f(from, to, real address of to) -> address node from is told for node to`.
+type PeerAddressFn = dyn Fn(usize, usize, &str) -> String + Send + Sync;
+
+/// Chooses the address node `from` uses for node `to` (indexes), given `to`'s real address.
+#[derive(Clone)]
+pub struct PeerAddresses(Arc<PeerAddressFn>);
+
+impl PeerAddresses {
+    /// Wraps `f(from, to, real address) -> address to use`.
+    pub fn new(f: impl Fn(usize, usize, &str) -> String + Send + Sync + 'static) -> PeerAddresses {
+        PeerAddresses(Arc::new(f))
+    }
+
+    /// The address node `from` is told for node `to`.
+    pub fn address(&self, from: usize, to: usize, real: &str) -> String {
+        (self.0)(from, to, real)
+    }
+}
+
+impl std::fmt::Debug for PeerAddresses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PeerAddresses(..)")
+    }
 }
 
 impl Default for ClusterOptions {
@@ -56,6 +86,7 @@ impl Default for ClusterOptions {
             extra_args: Vec::new(),
             env: Vec::new(),
             ready_timeout: Duration::from_secs(60),
+            peer_addresses: None,
         }
     }
 }
@@ -267,7 +298,15 @@ impl Cluster {
         std::fs::create_dir_all(&data_dir)?;
         let log_path = self.log_path(i);
         let mut log = OpenOptions::new().create(true).append(true).open(&log_path)?;
-        let peers: Vec<String> = self.nodes.iter().map(|n| format!("{}=127.0.0.1:{}", n.id, n.port)).collect();
+        let peers: Vec<String> = (self.nodes.iter().enumerate())
+            .map(|(j, n)| {
+                let real = format!("127.0.0.1:{}", n.port);
+                match &self.options.peer_addresses {
+                    Some(f) if j != i => format!("{}={}", n.id, f.address(i, j, &real)),
+                    _ => format!("{}={real}", n.id),
+                }
+            })
+            .collect();
         let node = &self.nodes[i];
         let mut command = Command::new(&binary);
         command

@@ -26,6 +26,7 @@
 //! point `KAHUNA_SERVER_BIN` at one.
 
 mod cluster;
+pub mod nemesis;
 mod process;
 pub mod raw;
 mod ready;
@@ -33,7 +34,7 @@ mod ready;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use cluster::{Cluster, ClusterOptions};
+pub use cluster::{Cluster, ClusterOptions, PeerAddresses};
 
 /// How often [`wait_until`] polls.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(25);

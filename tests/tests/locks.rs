@@ -251,3 +251,25 @@ fn election_elects_one_leader_keeps_it_alive_and_hands_over_on_resign() {
     drop(lead_b);
     assert!(a.campaign(Duration::from_secs(5)).unwrap().is_some());
 }
+
+#[test]
+fn a_leader_whose_extensions_hang_stops_leading_when_its_lease_ends() {
+    let mut cluster = start();
+    let ttl = Duration::from_millis(600);
+    let e = Election::new(cluster.client(), "services/hung", b"node-a", ttl);
+    let lead = e.campaign(Duration::from_secs(5)).unwrap().expect("an empty election is won");
+    std::thread::sleep(ttl / 2);
+    // Every node stops answering: the keep-alive's extension hangs until the client deadline
+    // (far beyond the lease), yet the leader must give up when the lease it knows of ends.
+    for i in 0..3 {
+        cluster.pause(i);
+    }
+    let paused = Instant::now();
+    let lost = wait_until("is_leader turns false", Duration::from_secs(5), || (!lead.is_leader()).then_some(()));
+    let after = paused.elapsed();
+    for i in 0..3 {
+        cluster.resume(i);
+    }
+    lost.unwrap();
+    assert!(after < ttl * 3, "still the leader {after:?} after the last extension");
+}

@@ -10,10 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use kahuna_client::{BlockingClient, ClientOptions, Error, SetOptions};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple};
 
 use crate::convert::{self, Dur, PERSISTENT, bytes_arg, cursor_arg, endpoints_arg, seconds_arg};
 use crate::error::{IntoPyResult, invalid_input};
+use crate::locks::Election;
 
 /// A connection to a Kahuna cluster; thread-safe, and a context manager that closes it.
 #[pyclass(module = "kahuna", frozen)]
@@ -204,6 +206,97 @@ impl Client {
     ) -> PyResult<Bound<'py, PyAny>> {
         let r = py.detach(|| self.inner.try_extend(key, expires_ms, durability.0)).into_py_result(py)?;
         convert::extend_result(py, r)
+    }
+
+    /// Acquires the lock on `resource` for `owner` with a lease of `expires_ms` (> 0).
+    ///
+    /// `locked` is False while another owner holds a live lease. The current owner acquiring
+    /// again gets its token back without extending the lease.
+    #[pyo3(
+        signature = (resource, owner, expires_ms, *, durability = PERSISTENT),
+        text_signature = "($self, resource, owner, expires_ms, *, durability=kahuna.Durability.PERSISTENT)"
+    )]
+    fn try_lock<'py>(
+        &self,
+        py: Python<'py>,
+        resource: &str,
+        owner: &Bound<'py, PyAny>,
+        expires_ms: i64,
+        durability: Dur,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let owner = bytes_arg("owner", owner)?;
+        let r = py.detach(|| self.inner.try_lock(resource, &owner, expires_ms, durability.0)).into_py_result(py)?;
+        convert::lock_result(py, r)
+    }
+
+    /// Extends `owner`'s live lease on `resource` to now + `expires_ms`; returns the unchanged
+    /// fencing token. Raises LockDoesNotExistError or InvalidOwnerError.
+    #[pyo3(
+        signature = (resource, owner, expires_ms, *, durability = PERSISTENT),
+        text_signature = "($self, resource, owner, expires_ms, *, durability=kahuna.Durability.PERSISTENT)"
+    )]
+    fn try_extend_lock(
+        &self,
+        py: Python<'_>,
+        resource: &str,
+        owner: &Bound<'_, PyAny>,
+        expires_ms: i64,
+        durability: Dur,
+    ) -> PyResult<i64> {
+        let owner = bytes_arg("owner", owner)?;
+        py.detach(|| self.inner.try_extend_lock(resource, &owner, expires_ms, durability.0)).into_py_result(py)
+    }
+
+    /// Releases `owner`'s lock on `resource`. Raises LockDoesNotExistError or InvalidOwnerError.
+    #[pyo3(
+        signature = (resource, owner, *, durability = PERSISTENT),
+        text_signature = "($self, resource, owner, *, durability=kahuna.Durability.PERSISTENT)"
+    )]
+    fn unlock(&self, py: Python<'_>, resource: &str, owner: &Bound<'_, PyAny>, durability: Dur) -> PyResult<()> {
+        let owner = bytes_arg("owner", owner)?;
+        py.detach(|| self.inner.unlock(resource, &owner, durability.0)).into_py_result(py)
+    }
+
+    /// The live lock on `resource`: owner, lease end and fencing token. Raises
+    /// LockDoesNotExistError when the resource is free.
+    #[pyo3(
+        signature = (resource, *, durability = PERSISTENT),
+        text_signature = "($self, resource, *, durability=kahuna.Durability.PERSISTENT)"
+    )]
+    fn get_lock<'py>(&self, py: Python<'py>, resource: &str, durability: Dur) -> PyResult<Bound<'py, PyAny>> {
+        let r = py.detach(|| self.inner.get_lock(resource, durability.0)).into_py_result(py)?;
+        convert::lock_info(py, r)
+    }
+
+    /// Tries to take the lock on `resource` (retrying for up to `wait` seconds while it is
+    /// busy) and returns a `kahuna.Lock` handle, a context manager that releases it.
+    #[pyo3(
+        signature = (resource, *, ttl_ms, owner = None, wait = None, keep_alive = false, durability = PERSISTENT),
+        text_signature = "($self, resource, *, ttl_ms, owner=None, wait=None, keep_alive=False, durability=kahuna.Durability.PERSISTENT)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn lock<'py>(
+        slf: &Bound<'py, Client>,
+        resource: &str,
+        ttl_ms: i64,
+        owner: Option<&Bound<'py, PyAny>>,
+        wait: Option<f64>,
+        keep_alive: bool,
+        durability: Dur,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        static ACQUIRE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = slf.py();
+        let acquire =
+            ACQUIRE.get_or_try_init(py, || py.import("kahuna._locks")?.getattr("_acquire").map(Bound::unbind))?;
+        acquire.bind(py).call1((slf, resource, ttl_ms, owner, wait, keep_alive, durability.to_py(py)?))
+    }
+
+    /// An election for `name` in which this process stands as `candidate`, on a Persistent
+    /// lock whose lease lasts `ttl_ms` unless kept alive.
+    #[pyo3(signature = (name, candidate, ttl_ms))]
+    fn election(&self, py: Python<'_>, name: &str, candidate: &Bound<'_, PyAny>, ttl_ms: i64) -> PyResult<Election> {
+        let candidate = bytes_arg("candidate", candidate)?;
+        Election::new(py, self.inner.clone(), name, &candidate, ttl_ms)
     }
 
     /// Every live key whose bucket (text before the last '/') is `bucket`, ordered by key.

@@ -11,7 +11,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use kahuna_client::{
-    DeleteResult, Durability, Entry, ExistsResult, ExtendResult, GetResult, ScanPage, SetResult, Topology,
+    DeleteResult, Durability, Entry, ExistsResult, ExtendResult, GetResult, LeaderInfo, LockInfo, LockResult, ScanPage,
+    SetResult, Topology,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -50,6 +51,18 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Dur {
             1 => Ok(Dur(Durability::Ephemeral)),
             other => Err(PyTypeError::new_err(format!("unknown kahuna.Durability value {other}"))),
         }
+    }
+}
+
+impl Dur {
+    /// The `kahuna.Durability` member of this durability.
+    pub(crate) fn to_py<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let value: u8 = match self.0 {
+            Durability::Persistent => 0,
+            Durability::Ephemeral => 1,
+        };
+        CLASS.import(py, TYPES, "Durability")?.call1((value,))
     }
 }
 
@@ -158,4 +171,19 @@ pub(crate) fn topology<'py>(py: Python<'py>, t: Topology) -> PyResult<Bound<'py,
     let leaders = PyTuple::new(py, t.leaders)?;
     let terms = PyTuple::new(py, t.terms)?;
     build!(py, "Topology", (t.cluster_id, t.cluster_name, t.partition_count, nodes, leaders, terms, t.answered_by))
+}
+
+/// `kahuna.LockResult`.
+pub(crate) fn lock_result<'py>(py: Python<'py>, r: LockResult) -> PyResult<Bound<'py, PyAny>> {
+    build!(py, "LockResult", (r.locked, r.fencing_token))
+}
+
+/// `kahuna.LockInfo`.
+pub(crate) fn lock_info<'py>(py: Python<'py>, r: LockInfo) -> PyResult<Bound<'py, PyAny>> {
+    build!(py, "LockInfo", (PyBytes::new(py, &r.owner), r.expires_at, r.fencing_token))
+}
+
+/// `kahuna.LeaderInfo`.
+pub(crate) fn leader_info<'py>(py: Python<'py>, r: LeaderInfo) -> PyResult<Bound<'py, PyAny>> {
+    build!(py, "LeaderInfo", (PyBytes::new(py, &r.candidate), r.fencing_token, r.expires_at))
 }

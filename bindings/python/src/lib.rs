@@ -24,13 +24,18 @@
 //! - [`client::Client`] is a frozen class over a `Send + Sync` core, so one client may be used
 //!   by any number of threads at once without locks on the Python side.
 //!
-//! Not here (yet): locks and transactions. They will follow the same shape: a method per
-//! operation on `Client`, and a small frozen class (a `with` context manager) for the lock
-//! lease or the transaction handle.
+//! Locks: the four lock operations are methods of `Client` like the key/value ones;
+//! `Client.lock` hands over to the pure-Python `kahuna.Lock` handle (`kahuna/_locks.py`: a
+//! context manager, waiting and keep-alive over those methods); leader election wraps the
+//! core's `Election` / `Leadership` (`locks.rs`).
+//!
+//! Not here (yet): transactions. They will follow the same shape: a method per operation on
+//! `Client`, and a small class (a `with` context manager) for the transaction handle.
 
 mod client;
 mod convert;
 mod error;
+mod locks;
 
 use kahuna_client::{Code, Error};
 use pyo3::prelude::*;
@@ -41,6 +46,8 @@ fn _kahuna(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::ScanPages>()?;
+    m.add_class::<locks::Election>()?;
+    m.add_class::<locks::Leadership>()?;
     m.add_function(wrap_pyfunction!(_codes, m)?)?;
     m.add_function(wrap_pyfunction!(_error_for_code, m)?)?;
     m.add_function(wrap_pyfunction!(_partition_for_key, m)?)?;

@@ -314,6 +314,7 @@ impl From<crate::partition::Error> for Error {
             P::NotLeader { .. } => Error::MustRetry(e.to_string()),
             P::NoQuorum { .. } => Error::Unavailable(e.to_string()),
             P::Stopped { .. } => Error::Unavailable(e.to_string()),
+            P::Lost { .. } => Error::Timeout(e.to_string()),
         }
     }
 }

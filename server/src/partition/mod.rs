@@ -56,9 +56,18 @@ pub enum Error {
         /// What failed.
         detail: String,
     },
-    /// The group stopped (shutdown or a storage failure).
+    /// The group stopped (shutdown or a storage failure) before the command reached the log.
     #[error("partition {partition} stopped: {detail}")]
     Stopped {
+        /// The partition.
+        partition: u32,
+        /// Why.
+        detail: String,
+    },
+    /// The group stopped after the command was appended to the leader's log: it may still be
+    /// committed by the next leader, so its outcome is unknown.
+    #[error("partition {partition} stopped with the command in its log (its outcome is unknown): {detail}")]
+    Lost {
         /// The partition.
         partition: u32,
         /// Why.

@@ -30,7 +30,8 @@ impl Handle {
     pub(super) async fn propose(&self, command: Command) -> Result<CommandResult, Error> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Proposal { command, reply }).map_err(|_| stopped(self.partition))?;
-        rx.await.map_err(|_| stopped(self.partition))?
+        // A dropped reply may come after the batch was appended: the outcome is unknown.
+        rx.await.map_err(|_| Error::Lost { partition: self.partition, detail: "the proposer has stopped".into() })?
     }
 }
 
@@ -82,11 +83,15 @@ pub(super) fn spawn(partition: u32, raft: Raft, clock: Arc<Clock>, options: &Opt
                 Ok(pending) => {
                     tokio::spawn(async move {
                         let outcome = match pending.await {
-                            Err(_) => Err(stopped(partition)),
+                            // The batch is in the log: the group stopping now does not say
+                            // whether a later leader commits it.
+                            Err(_) => Err(Error::Lost { partition, detail: "the Raft group stopped".into() }),
+                            // openraft answers ForwardToLeader for appended entries only when
+                            // it truncates them (a new leader overwrote them): not applied.
                             Ok(Err(ClientWriteError::ForwardToLeader(f))) => {
                                 Err(Error::NotLeader { partition, leader: f.leader_id })
                             }
-                            Ok(Err(other)) => Err(Error::Stopped { partition, detail: other.to_string() }),
+                            Ok(Err(other)) => Err(Error::Lost { partition, detail: other.to_string() }),
                             Ok(Ok(response)) => Ok(response.data.0),
                         };
                         drop(slot);

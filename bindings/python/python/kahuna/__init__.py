@@ -6,11 +6,14 @@
         client.try_set("config/flags/dark-mode", "on", expires_ms=60_000)
         got = client.try_get("config/flags/dark-mode")
         client.try_compare_revision_and_set("config/flags/dark-mode", b"off", got.revision)
+        with client.lock("jobs/reindex", ttl_ms=10_000, wait=5) as lk:
+            print("reindexing under fencing token", lk.fencing_token)
 
 :class:`Client` is a thin native wrapper (pyo3) over the Rust client core: routing, retries and
 deadlines are the core's. It is thread-safe, releases the GIL while it waits on the network,
 and raises a :class:`KahunaError` subclass per status code. :class:`AsyncClient` offers the
-same methods as coroutines.
+same methods as coroutines. :meth:`Client.lock` returns a :class:`Lock` handle (a context
+manager); :meth:`Client.election` runs a leader :class:`Election`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from ._errors import (
     InvalidInputError,
     InvalidOwnerError,
     KahunaError,
+    LockBusyError,
     LockDoesNotExistError,
     MustRetryError,
     NotFoundError,
     TimeoutError,
     UnavailableError,
 )
-from ._kahuna import Client, ScanPages
+from ._kahuna import Client, Election, Leadership, ScanPages
 from ._kahuna import __version__ as __version__
 from ._types import (
     DeleteResult,
@@ -38,10 +42,14 @@ from ._types import (
     ExistsResult,
     ExtendResult,
     GetResult,
+    LeaderInfo,
+    LockInfo,
+    LockResult,
     ScanPage,
     SetResult,
     Topology,
 )
+from ._locks import Lock
 from .aio import AsyncClient
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "Code",
     "DeleteResult",
     "Durability",
+    "Election",
     "Entry",
     "ExistsResult",
     "ExtendResult",
@@ -59,7 +68,13 @@ __all__ = [
     "InvalidInputError",
     "InvalidOwnerError",
     "KahunaError",
+    "LeaderInfo",
+    "Leadership",
+    "Lock",
+    "LockBusyError",
     "LockDoesNotExistError",
+    "LockInfo",
+    "LockResult",
     "MustRetryError",
     "NotFoundError",
     "ScanPage",

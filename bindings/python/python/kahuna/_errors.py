@@ -104,6 +104,22 @@ class InvalidOwnerError(KahunaError):
     code = Code.INVALID_OWNER
 
 
+class LockBusyError(KahunaError):
+    """A lock handle was entered (``with client.lock(...)``) without holding its lock: another
+    owner held it for the whole of ``wait``, or the handle's lease had run out.
+
+    Raised by the client, never by the server, so no status code of its own: its code is
+    ``ABORTED`` (a definite "no", not retriable as such; pass ``wait=`` to keep trying).
+    ``resource`` names the lock.
+    """
+
+    code = Code.ABORTED
+
+    def __init__(self, message: str, *, resource: str = "", code: Code | int | None = None) -> None:
+        super().__init__(message, code=code)
+        self.resource: str = resource
+
+
 class InternalError(KahunaError):
     """A bug or an I/O failure on the server or in the client."""
 

@@ -160,3 +160,38 @@ class Topology(_Repr):
     def address_of(self, node: int) -> str | None:
         """The RPC address of the node with this id, if it is a member."""
         return next((address for id_, address in self.nodes if id_ == node), None)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class LockResult(_Repr):
+    """The outcome of ``try_lock``."""
+
+    #: True when the owner holds the lock (newly, or already).
+    locked: bool
+    #: The holder's fencing token when locked: 0 on a resource's first grant, +1 on every
+    #: grant to a new holder (or after a lease ran out). 0 when not locked.
+    fencing_token: int
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class LockInfo(_Repr):
+    """A live lock, from ``get_lock``."""
+
+    #: The holder.
+    owner: bytes
+    #: HLC timestamp at which the lease ends (the server's clock; see :mod:`kahuna.hlc`).
+    expires_at: int
+    #: The holder's fencing token.
+    fencing_token: int
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class LeaderInfo(_Repr):
+    """The current leader of an election, from ``Election.leader``."""
+
+    #: The leader's candidate id.
+    candidate: bytes
+    #: Its fencing token.
+    fencing_token: int
+    #: HLC timestamp at which its lease ends unless it is kept alive.
+    expires_at: int

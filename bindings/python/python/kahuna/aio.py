@@ -26,6 +26,8 @@ from ._types import (
     ExistsResult,
     ExtendResult,
     GetResult,
+    LockInfo,
+    LockResult,
     ScanPage,
     SetResult,
     Topology,
@@ -171,6 +173,30 @@ class AsyncClient:
     ) -> ExtendResult:
         """See :meth:`kahuna.Client.try_extend`."""
         return await self._run(self._client.try_extend, key, expires_ms, durability=durability)
+
+    async def try_lock(
+        self, resource: str, owner: bytes | str, expires_ms: int, *, durability: Durability = _PERSISTENT
+    ) -> LockResult:
+        """See :meth:`kahuna.Client.try_lock`."""
+        return await self._run(self._client.try_lock, resource, owner, expires_ms, durability=durability)
+
+    async def try_extend_lock(
+        self, resource: str, owner: bytes | str, expires_ms: int, *, durability: Durability = _PERSISTENT
+    ) -> int:
+        """See :meth:`kahuna.Client.try_extend_lock`."""
+        return await self._run(
+            self._client.try_extend_lock, resource, owner, expires_ms, durability=durability
+        )
+
+    async def unlock(
+        self, resource: str, owner: bytes | str, *, durability: Durability = _PERSISTENT
+    ) -> None:
+        """See :meth:`kahuna.Client.unlock`."""
+        await self._run(self._client.unlock, resource, owner, durability=durability)
+
+    async def get_lock(self, resource: str, *, durability: Durability = _PERSISTENT) -> LockInfo:
+        """See :meth:`kahuna.Client.get_lock`."""
+        return await self._run(self._client.get_lock, resource, durability=durability)
 
     async def get_by_bucket(
         self, bucket: str, *, durability: Durability = _PERSISTENT

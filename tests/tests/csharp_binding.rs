@@ -1,0 +1,238 @@
+//! The C# client (`bindings/csharp`, P/Invoke over libkahuna) under Mono against real 3-node
+//! clusters: `mcs` compiles the library and its tests (a small runner in
+//! `bindings/csharp/tests`), `mono` runs them with `libkahuna.so` copied next to the programs.
+//!
+//! ```text
+//!   this driver ── mcs ──> Kahuna.Client.dll + KahunaTests.exe + libkahuna.so (tempdir)
+//!        │                     │ KAHUNA_ENDPOINTS, KAHUNA_TEST_PREFIX
+//!        └── Cluster::start ───┴──> 3 x kahuna-server
+//! ```
+//!
+//! The tests cover every operation in both durabilities, the exception of every status code,
+//! invalid input, an unknown endpoint, Dispose, threads sharing one client, and a leader killed
+//! while the C# program loops.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use kahuna_schema::routing::partition_for_key;
+use kahuna_tests::{Cluster, ClusterOptions, wait_until};
+
+/// The library and test programs, compiled with mcs into a temp dir.
+struct CSharpBuild {
+    dir: tempfile::TempDir,
+}
+
+impl CSharpBuild {
+    fn new() -> CSharpBuild {
+        assert!(
+            Command::new("mcs").arg("--version").output().is_ok_and(|o| o.status.success()),
+            "the C# compiler `mcs` is missing: install Mono with \
+             `apt-get install -y --no-install-recommends mono-mcs mono-runtime` (or `scripts/deps.sh mono`)"
+        );
+        let lib = kahuna_tests::server_binary().with_file_name("libkahuna.so");
+        assert!(lib.is_file(), "no {}: build it with `cargo build --release --workspace`", lib.display());
+        let dir = tempfile::Builder::new().prefix("kahuna-csharp-").tempdir().expect("a temp dir");
+        std::fs::copy(&lib, dir.path().join("libkahuna.so")).expect("copy libkahuna.so next to the programs");
+
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+        let csharp = root.join("bindings/csharp");
+        let dll = dir.path().join("Kahuna.Client.dll");
+        mcs(Command::new("mcs")
+            .args(["-target:library", "-warnaserror+"])
+            .arg(format!("-out:{}", dll.display()))
+            .arg(format!("-doc:{}", dir.path().join("Kahuna.Client.xml").display()))
+            .args(sources(&csharp.join("src"))));
+        mcs(Command::new("mcs")
+            .args(["-warnaserror+", "-r:System.Core"])
+            .arg(format!("-r:{}", dll.display()))
+            .arg(format!("-out:{}", dir.path().join("KahunaTests.exe").display()))
+            .args(sources(&csharp.join("tests"))));
+        CSharpBuild { dir }
+    }
+
+    /// `mono KahunaTests.exe args...`, talking to `cluster`.
+    fn tests(&self, cluster: &Cluster, args: &[&str]) -> Command {
+        let mut command = Command::new("mono");
+        command
+            .arg(self.dir.path().join("KahunaTests.exe"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("KAHUNA_ENDPOINTS", cluster.endpoints().join(","));
+        command
+    }
+}
+
+/// Every `.cs` file in `dir`, sorted.
+fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cs"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn mcs(command: &mut Command) {
+    let out = command.output().expect("mcs runs");
+    assert!(
+        out.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A child process that is killed and reaped when dropped (also when a test panics).
+struct Running(Child);
+
+impl Running {
+    /// Waits up to `timeout` for the exit; `None` (after killing it) if it overran.
+    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let status = wait_until("the program to exit", timeout, || self.0.try_wait().ok().flatten()).ok();
+        if status.is_none() {
+            let _ = self.0.kill();
+        }
+        status
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_csharp_tests_pass_under_mono() {
+    let build = CSharpBuild::new();
+    let cluster = Cluster::start(ClusterOptions::default()).expect("the cluster starts");
+    let out_path = build.dir.path().join("tests.out");
+    let mut child = Running(
+        build
+            .tests(&cluster, &[])
+            .env("KAHUNA_TEST_PREFIX", "cs")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).expect("an output file"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("mono runs"),
+    );
+    let status = child.wait(Duration::from_secs(120));
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    assert!(status.is_some_and(|s| s.success()), "the C# tests failed ({status:?}):\n{out}");
+    let passed = out.lines().filter(|l| l.starts_with("PASS ")).count();
+    assert!(passed >= 15 && out.contains(&format!("{passed} passed, 0 failed")), "{out}");
+    for name in [
+        "SetGetAndRevisions",
+        "EveryStatusCodeHasItsException",
+        "InvalidInputNamesTheArgument",
+        "ThreadsShareOneClient",
+    ] {
+        assert!(out.contains(&format!("PASS {name} ")), "{name} did not pass:\n{out}");
+    }
+}
+
+#[test]
+fn a_leader_killed_mid_run_does_not_fail_the_csharp_program() {
+    let build = CSharpBuild::new();
+    let mut cluster = Cluster::start(ClusterOptions::default()).expect("the cluster starts");
+    let key = "failover/csharp/key";
+    let partition = partition_for_key(key, cluster.options().partitions);
+    let mut child = Running(
+        build
+            .tests(&cluster, &["--failover", key])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("mono runs"),
+    );
+    let mut progress = Progress::of(&mut child.0);
+
+    // Phase 1: the loop runs; kill the leader of its key's partition in the middle of it.
+    progress.wait_beyond(20, Duration::from_secs(60));
+    let victim = cluster.leader_of(partition).expect("the key's partition has a leader");
+    cluster.kill(victim);
+    let killed_at = progress.latest();
+
+    // Phase 2: a new leader takes over and the program keeps going well past the kill.
+    wait_until("a new leader", Duration::from_secs(30), || cluster.leader_of(partition).filter(|l| *l != victim))
+        .expect("the partition elects a new leader");
+    progress.wait_beyond(killed_at + 200, Duration::from_secs(60));
+
+    // Phase 3: stop; every call succeeded (at most one write, in flight at the kill, had an
+    // unknown outcome, which the program resolved by reading).
+    child.0.stdin.take().expect("stdin").write_all(b"stop\n").expect("write stop");
+    let status = child.wait(Duration::from_secs(30));
+    progress.drain_until_exit();
+    let said = &progress.other;
+    assert!(status.is_some_and(|s| s.success()), "the C# loop failed ({status:?}):\n{}", said.join("\n"));
+    let done = said.iter().find(|l| l.starts_with("done ")).unwrap_or_else(|| panic!("no summary: {said:?}"));
+    let field = |name: &str| -> u64 {
+        let value = done.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_else(|| panic!("{done}"));
+        value.trim_end_matches("ms").parse().unwrap_or_else(|_| panic!("{name} in {done}"))
+    };
+    assert!(field("unknown=") <= 1, "{said:?}: more writes had an unknown outcome than were in flight at the kill");
+    assert!(field("slowest=") >= 500 && field("at=") > 20, "{done}: no iteration waited for an election");
+    eprintln!("failover: {done}");
+}
+
+/// What a looping program reported: its latest iteration, and every other line it printed.
+struct Progress {
+    lines: mpsc::Receiver<String>,
+    latest: u64,
+    other: Vec<String>,
+}
+
+impl Progress {
+    /// Follows the child's stdout (the reader thread ends with the child).
+    fn of(child: &mut Child) -> Progress {
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Progress { lines, latest: 0, other: Vec::new() }
+    }
+
+    /// The latest iteration reported so far.
+    fn latest(&mut self) -> u64 {
+        while let Ok(line) = self.lines.try_recv() {
+            self.take(line);
+        }
+        self.latest
+    }
+
+    fn take(&mut self, line: String) {
+        match line.strip_prefix("iteration ").and_then(|n| n.parse::<u64>().ok()) {
+            Some(n) => self.latest = n,
+            None => {
+                eprintln!("program: {line}");
+                self.other.push(line);
+            }
+        }
+    }
+
+    /// Takes every line up to the end of the output (the program has exited).
+    fn drain_until_exit(&mut self) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.take(line);
+        }
+    }
+
+    /// Waits until the program reports an iteration beyond `after`.
+    fn wait_beyond(&mut self, after: u64, timeout: Duration) {
+        wait_until(&format!("iteration {}", after + 1), timeout, || (self.latest() > after).then_some(()))
+            .unwrap_or_else(|e| panic!("{e}; the program said: {:?}", self.other));
+    }
+}
