@@ -52,7 +52,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "kahuna")]
     pub system: System,
     /// Endpoints (host:port), comma separated.
-    #[arg(long, env = "KAHUNA_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073")]
+    #[arg(
+        long,
+        env = "KAHUNA_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073"
+    )]
     pub endpoints: Vec<String>,
     /// Concurrent clients; in the open loop, the most requests in flight.
     #[arg(long, default_value_t = 64)]

@@ -14,8 +14,8 @@
 //! whose token is lower than one it has seen (see docs/locks.md).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -135,7 +135,8 @@ struct LeaseState {
 
 impl LeaseState {
     fn live(&self) -> bool {
-        self.leading.load(Ordering::Acquire) && Instant::now() < *self.lease_end.lock().unwrap_or_else(|p| p.into_inner())
+        self.leading.load(Ordering::Acquire)
+            && Instant::now() < *self.lease_end.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

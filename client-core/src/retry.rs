@@ -164,11 +164,8 @@ async fn pause(delays: &mut impl Iterator<Item = Duration>, deadline: Instant) {
 /// The error for a deadline that passed between attempts: every attempt so far was definitely
 /// not applied, so the call fails with `Unavailable` (not `Timeout`, which means "unknown").
 fn gave_up<C: Call>(router: &Router, call: &C, last: Option<&Failure>) -> Error {
-    let mut message = format!(
-        "{} could not be done within {:?}; it was not applied",
-        describe(call),
-        router.options.timeout
-    );
+    let mut message =
+        format!("{} could not be done within {:?}; it was not applied", describe(call), router.options.timeout);
     match last {
         Some(f) => message.push_str(&format!("; last failure: {f}")),
         None => message.push_str("; no attempt could be started"),
