@@ -283,7 +283,6 @@ impl Client {
         self.inner.io.close_and_join();
     }
 
-    /// Runs one call on the I/O thread with a deadline of `options.timeout` from now.
     /// Acquires the lock on `resource` for `owner` with a lease of `expires_ms` (> 0).
     ///
     /// `locked` is false while another owner holds a live lease. The current owner acquiring
@@ -330,6 +329,7 @@ impl Client {
         self.execute(GetLockCall { resource: resource.into(), durability }).await
     }
 
+    /// Runs one call on the I/O thread with a deadline of `options.timeout` from now.
     async fn execute<C>(&self, call: C) -> Result<C::Output>
     where
         C: Call + Send + 'static,

@@ -26,7 +26,7 @@ use crate::{BlockingClient, Durability, LockResult};
 
 impl BlockingClient {
     /// Like [`BlockingClient::try_lock`], but retries while the lock is busy until `wait` has
-    /// passed, polling every `poll` (backing off from 10 ms). Returns the last answer.
+    /// passed, pausing 10 ms between tries and doubling up to 250 ms. Returns the last answer.
     pub fn lock_with_wait(
         &self,
         resource: &str,

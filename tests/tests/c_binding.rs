@@ -3,7 +3,7 @@
 //! statically, and run against real 3-node clusters.
 //!
 //! ```text
-//!   this driver ── gcc ──> kv / errors / threads / failover (tempdir)
+//!   this driver ── gcc ──> kv / errors / threads / locks / failover (tempdir)
 //!        │                     │ KAHUNA_ENDPOINTS, KAHUNA_TEST_PREFIX
 //!        └── Cluster::start ───┴──> 3 x kahuna-server
 //! ```
@@ -136,6 +136,7 @@ fn every_operation_error_and_thread_through_both_linkages() {
         ("kv", Link::Static, "kv-static", "kv: all passed"),
         ("errors", Link::Static, "errors", "errors: all passed"),
         ("threads", Link::Dynamic, "threads", "threads: all passed"),
+        ("locks", Link::Dynamic, "locks", "locks: all passed"),
     ];
     let compiled: Vec<PathBuf> = programs.iter().map(|(name, link, ..)| build.compile(name, *link)).collect();
     let cluster = start_cluster();
@@ -148,6 +149,19 @@ fn every_operation_error_and_thread_through_both_linkages() {
                 assert!(stdout.contains(&format!("ok test_bucket_and_scan(d) {durability}")), "{stdout}");
             }
         }
+        if *prefix == "locks" {
+            // Both durabilities ran every rule, the wait and the contending threads.
+            for durability in ["persistent", "ephemeral"] {
+                for test in [
+                    "test_an_expired_lease_goes_to_the_next_owner_with_the_next_token",
+                    "test_lock_with_wait",
+                    "test_threads_contending_for_one_lock_never_hold_it_together",
+                ] {
+                    assert!(stdout.contains(&format!("ok {test}(d) {durability}")), "{stdout}");
+                }
+            }
+            assert!(stdout.contains("ok test_invalid_input_names_the_argument"), "{stdout}");
+        }
     }
 }
 
@@ -158,15 +172,18 @@ fn valgrind_finds_no_leak_in_a_program_that_frees_everything() {
         return;
     }
     let build = CBuild::new();
-    let program = build.compile("kv", Link::Dynamic);
+    let programs = [("kv", "valgrind"), ("locks", "valgrind-locks")];
+    let compiled: Vec<PathBuf> = programs.iter().map(|(name, _)| build.compile(name, Link::Dynamic)).collect();
     let cluster = start_cluster();
-    let mut valgrind = Command::new("valgrind");
-    valgrind
-        .args(["--leak-check=full", "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=97"])
-        .arg(format!("--suppressions={}", build.root.join("bindings/c/tests/valgrind.supp").display()))
-        .arg(&program);
-    let stdout = build.run(valgrind, &cluster, "valgrind");
-    assert!(stdout.contains("kv: all passed"), "{stdout}");
+    for ((name, prefix), program) in programs.iter().zip(compiled) {
+        let mut valgrind = Command::new("valgrind");
+        valgrind
+            .args(["--leak-check=full", "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=97"])
+            .arg(format!("--suppressions={}", build.root.join("bindings/c/tests/valgrind.supp").display()))
+            .arg(&program);
+        let stdout = build.run(valgrind, &cluster, prefix);
+        assert!(stdout.contains(&format!("{name}: all passed")), "{stdout}");
+    }
 }
 
 #[test]

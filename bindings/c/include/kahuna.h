@@ -3,10 +3,12 @@
  *
  * Rules shared by every function (docs/c.md has the whole story):
  * - Every operation returns a kahuna_status; KAHUNA_OK is 0 and the other numbers are the
- *   stable status codes shared with the wire, Python and C#. A missing key or a failed
- *   condition is a result (found = false, set = false), never an error.
- * - Results go to a caller-provided struct `out`, which is zeroed first: after any return it
- *   is safe to pass to its _free function.
+ *   stable status codes shared with the wire, Python and C#. A missing key, a failed
+ *   condition or a busy lock is a result (found = false, set = false, locked = false), never
+ *   an error.
+ * - Results go to a caller-provided struct `out` (an int64_t for kahuna_try_extend_lock),
+ *   which is zeroed first: after any return it is safe to pass to its _free function.
+ *   kahuna_unlock has no result and no `out`: KAHUNA_OK alone means released.
  * - `err` may be NULL; otherwise it receives NULL on success or a message naming the problem,
  *   to free with kahuna_string_free.
  * - Strings are NUL-terminated UTF-8. A (pointer, length) buffer may be NULL only with length
@@ -353,6 +355,46 @@ typedef struct kahuna_scan_page {
 } kahuna_scan_page;
 
 /**
+ * The outcome of `kahuna_try_lock` / `kahuna_lock_with_wait`.
+ */
+typedef struct kahuna_lock_result {
+    /**
+     * True when the owner holds the lock (newly granted, or already held); false while
+     * another owner holds a live lease.
+     */
+    bool locked;
+    /**
+     * The holder's fencing token when locked: 0 on the resource's first grant ever, +1 on
+     * every grant to a new holder (or after a release or an expiry). 0 when not locked.
+     */
+    int64_t fencing_token;
+} kahuna_lock_result;
+
+/**
+ * A live lock, from `kahuna_get_lock`. Owns `owner`: free with `kahuna_lock_info_free`.
+ */
+typedef struct kahuna_lock_info {
+    /**
+     * The holder's owner id, the bytes it locked with (not NUL-terminated). Non-NULL after
+     * `KAHUNA_OK`; NULL when zeroed (after an error or a free).
+     */
+    uint8_t *owner;
+    /**
+     * The number of bytes in `owner`.
+     */
+    size_t owner_len;
+    /**
+     * HLC timestamp at which the lease ends (the milliseconds since the Unix epoch are
+     * `expires_at >> 16`).
+     */
+    uint64_t expires_at;
+    /**
+     * The holder's fencing token.
+     */
+    int64_t fencing_token;
+} kahuna_lock_info;
+
+/**
  * Replicated through Raft and fsynced on a quorum before the call returns; linearizable.
  */
 #define KAHUNA_PERSISTENT 0
@@ -599,6 +641,110 @@ enum kahuna_status kahuna_scan_all_by_prefix(const struct kahuna_client *client,
                                              char **err);
 
 /**
+ * Takes the lock on `resource` for `owner` with a lease of `expires_ms` (> 0) milliseconds.
+ *
+ * `out->locked` is true when `owner` holds the lock after the call: newly granted (the
+ * fencing token is the resource's previous token + 1, 0 on its first grant ever) or already
+ * held (the same token; the lease is **not** extended: use `kahuna_try_extend_lock`). It is
+ * false while another owner holds a live lease (`out->fencing_token` is then 0). A call whose
+ * answer was lost (`KAHUNA_TIMEOUT`) may still have taken the lock: calling again with the
+ * same owner is safe.
+ *
+ * # Safety
+ * `client` live, `resource` NUL-terminated, `owner` readable for `owner_len` bytes (or NULL
+ * with 0), `out` writable, `err` NULL or writable.
+ */
+enum kahuna_status kahuna_try_lock(const struct kahuna_client *client,
+                                   const char *resource,
+                                   const uint8_t *owner,
+                                   size_t owner_len,
+                                   int64_t expires_ms,
+                                   kahuna_durability durability,
+                                   struct kahuna_lock_result *out,
+                                   char **err);
+
+/**
+ * Like `kahuna_try_lock`, but while another owner holds the lock, tries again (after 10 ms,
+ * doubling up to 250 ms between tries) until it is granted or `wait_ms` milliseconds have
+ * passed (0 = one try; negative is `KAHUNA_INVALID_INPUT`).
+ *
+ * `out` holds the answer of the last try: `locked = false` when the wait ran out. The calling
+ * thread blocks meanwhile (other threads may keep using the client). A failure of any try
+ * (for example `KAHUNA_TIMEOUT`) ends the wait with that status.
+ *
+ * # Safety
+ * As for `kahuna_try_lock`.
+ */
+enum kahuna_status kahuna_lock_with_wait(const struct kahuna_client *client,
+                                         const char *resource,
+                                         const uint8_t *owner,
+                                         size_t owner_len,
+                                         int64_t expires_ms,
+                                         int64_t wait_ms,
+                                         kahuna_durability durability,
+                                         struct kahuna_lock_result *out,
+                                         char **err);
+
+/**
+ * Moves the end of `owner`'s live lease on `resource` to now + `expires_ms` (> 0)
+ * milliseconds; `*out` receives the fencing token, which does not change.
+ *
+ * Fails with `KAHUNA_LOCK_DOES_NOT_EXIST` when the lock is free (never taken, released, or
+ * its lease ran out: even the former owner must then take it again with `kahuna_try_lock`,
+ * and gets a new token) and with `KAHUNA_INVALID_OWNER` when another owner holds it; either
+ * way nothing changes and `*out` is 0.
+ *
+ * # Safety
+ * `client` live, `resource` NUL-terminated, `owner` readable for `owner_len` bytes (or NULL
+ * with 0), `out` writable, `err` NULL or writable.
+ */
+enum kahuna_status kahuna_try_extend_lock(const struct kahuna_client *client,
+                                          const char *resource,
+                                          const uint8_t *owner,
+                                          size_t owner_len,
+                                          int64_t expires_ms,
+                                          kahuna_durability durability,
+                                          int64_t *out,
+                                          char **err);
+
+/**
+ * Releases `owner`'s lock on `resource`, so that the next `kahuna_try_lock` by anyone is
+ * granted at once (with the next fencing token).
+ *
+ * There is no result, so there is no `out`: `KAHUNA_OK` means released. A lock whose lease
+ * ran out but that nobody took since is still `owner`'s to release. Fails with
+ * `KAHUNA_LOCK_DOES_NOT_EXIST` when the lock is not held (never taken, or already released)
+ * and with `KAHUNA_INVALID_OWNER` when another owner holds it (for example after this
+ * owner's lease ran out and someone else took the lock); either way nothing changes.
+ *
+ * # Safety
+ * `client` live, `resource` NUL-terminated, `owner` readable for `owner_len` bytes (or NULL
+ * with 0), `err` NULL or writable.
+ */
+enum kahuna_status kahuna_unlock(const struct kahuna_client *client,
+                                 const char *resource,
+                                 const uint8_t *owner,
+                                 size_t owner_len,
+                                 kahuna_durability durability,
+                                 char **err);
+
+/**
+ * Reads the live lock on `resource`: its owner, the HLC timestamp at which its lease ends,
+ * and its fencing token.
+ *
+ * Fails with `KAHUNA_LOCK_DOES_NOT_EXIST` when the resource is free (never taken, released,
+ * or its lease ran out). On `KAHUNA_OK`, free `*out` with `kahuna_lock_info_free`.
+ *
+ * # Safety
+ * `client` live, `resource` NUL-terminated, `out` writable, `err` NULL or writable.
+ */
+enum kahuna_status kahuna_get_lock(const struct kahuna_client *client,
+                                   const char *resource,
+                                   kahuna_durability durability,
+                                   struct kahuna_lock_info *out,
+                                   char **err);
+
+/**
  * Frees a string returned by the library (an error message, ...). NULL is ignored.
  *
  * # Safety
@@ -650,6 +796,14 @@ void kahuna_scan_page_free(struct kahuna_scan_page *page);
  * `topology` must be NULL or point to a topology filled by this library (or zeroed).
  */
 void kahuna_topology_free(struct kahuna_topology *topology);
+
+/**
+ * Frees the owner of a lock info and resets it to NULL. NULL is ignored.
+ *
+ * # Safety
+ * `info` must be NULL or point to a lock info filled by this library (or zeroed).
+ */
+void kahuna_lock_info_free(struct kahuna_lock_info *info);
 
 /**
  * The name of a status code as every binding spells it (`"MustRetry"`), or `"Unknown"`.

@@ -43,14 +43,19 @@
 //!
 //! Layout: [`status`] (codes, messages), [`ffi`] (the call guard and argument readers),
 //! [`memory`] (allocation and the generic free functions), [`results`] (the `#[repr(C)]` result
-//! structs), [`client`] (options, connect, free, topology), [`kv`] (the key/value operations).
+//! structs), [`client`] (options, connect, free, topology), [`kv`] (the key/value operations),
+//! [`locks`] (leased locks with fencing tokens).
 //!
-//! Adding an API family later (locks, transactions) means one new file beside [`kv`], written
-//! the same way: a `#[repr(C)]` result struct with a `Default` that is all zeroes and, if it owns
-//! memory, a `_free` function in [`results`]; each function calls [`ffi::run`] with its reads
-//! of the arguments and the client call. `kahuna_lock` would return `KAHUNA_LOCK_DOES_NOT_EXIST`
-//! and `KAHUNA_INVALID_OWNER` through the same mapping, and a transaction would be a second
-//! opaque handle (`kahuna_txn *`) with its own `_free`, like `kahuna_client`.
+//! [`locks`] shows how an API family is added: one file beside [`kv`], written the same way,
+//! with its `#[repr(C)]` result structs ([`kahuna_lock_result`], and [`kahuna_lock_info`] with
+//! its `_free` since it owns the owner's bytes) in [`results`], each function calling
+//! [`ffi::run`] with its reads of the arguments and the client call. "You do not hold this
+//! lock" comes back as `KAHUNA_LOCK_DOES_NOT_EXIST` or `KAHUNA_INVALID_OWNER` through the same
+//! status mapping as every other error, while a busy lock is a result (`locked = false`), as a
+//! failed condition is for the key/value calls. `kahuna_unlock` has no result, so it takes no
+//! `out` (it runs in [`ffi::run_plain`]: `KAHUNA_OK` alone means released). Transactions,
+//! when they come, will be a second opaque handle (`kahuna_txn *`) with its own `_free`, like
+//! `kahuna_client`.
 //!
 //! What this crate does not do: retry, cache, spawn threads of its own (the client's I/O thread
 //! is the only one), or read the environment. The header `include/kahuna.h` is generated from
@@ -61,6 +66,7 @@
 pub mod client;
 pub mod ffi;
 pub mod kv;
+pub mod locks;
 pub mod memory;
 pub mod results;
 pub mod status;
@@ -68,7 +74,8 @@ pub mod status;
 pub use client::{kahuna_client, kahuna_options};
 pub use results::{
     kahuna_delete_result, kahuna_entries, kahuna_entry, kahuna_exists_result, kahuna_extend_result, kahuna_get_result,
-    kahuna_node, kahuna_partition, kahuna_scan_page, kahuna_set_result, kahuna_topology,
+    kahuna_lock_info, kahuna_lock_result, kahuna_node, kahuna_partition, kahuna_scan_page, kahuna_set_result,
+    kahuna_topology,
 };
 pub use status::kahuna_status;
 

@@ -13,12 +13,15 @@
 //!                    │                                          ├─ key   (char *, NUL-terminated)
 //!                    │                                          └─ value (uint8_t *, value_len)
 //!                    └─ cursor (uint8_t *, cursor_len; NULL on the last page)
+//!   kahuna_lock_info ── owner (uint8_t *, owner_len; non-NULL after a successful kahuna_get_lock)
 //! ```
 
 use std::ffi::c_char;
 use std::ptr;
 
-use ::kahuna_client::{DeleteResult, Entry, ExistsResult, ExtendResult, GetResult, ScanPage, SetResult, Topology};
+use ::kahuna_client::{
+    DeleteResult, Entry, ExistsResult, ExtendResult, GetResult, LockInfo, LockResult, ScanPage, SetResult, Topology,
+};
 
 use crate::ffi;
 use crate::memory::{self, take_ptr};
@@ -379,6 +382,69 @@ pub unsafe extern "C" fn kahuna_topology_free(topology: *mut kahuna_topology) {
                     memory::string_free(node.address);
                 }
             }
+        }
+    });
+}
+
+/// The outcome of `kahuna_try_lock` / `kahuna_lock_with_wait`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct kahuna_lock_result {
+    /// True when the owner holds the lock (newly granted, or already held); false while
+    /// another owner holds a live lease.
+    pub locked: bool,
+    /// The holder's fencing token when locked: 0 on the resource's first grant ever, +1 on
+    /// every grant to a new holder (or after a release or an expiry). 0 when not locked.
+    pub fencing_token: i64,
+}
+
+impl From<LockResult> for kahuna_lock_result {
+    fn from(r: LockResult) -> kahuna_lock_result {
+        kahuna_lock_result { locked: r.locked, fencing_token: r.fencing_token }
+    }
+}
+
+/// A live lock, from `kahuna_get_lock`. Owns `owner`: free with `kahuna_lock_info_free`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct kahuna_lock_info {
+    /// The holder's owner id, the bytes it locked with (not NUL-terminated). Non-NULL after
+    /// `KAHUNA_OK`; NULL when zeroed (after an error or a free).
+    pub owner: *mut u8,
+    /// The number of bytes in `owner`.
+    pub owner_len: usize,
+    /// HLC timestamp at which the lease ends (the milliseconds since the Unix epoch are
+    /// `expires_at >> 16`).
+    pub expires_at: u64,
+    /// The holder's fencing token.
+    pub fencing_token: i64,
+}
+
+impl Default for kahuna_lock_info {
+    fn default() -> kahuna_lock_info {
+        kahuna_lock_info { owner: ptr::null_mut(), owner_len: 0, expires_at: 0, fencing_token: 0 }
+    }
+}
+
+impl From<LockInfo> for kahuna_lock_info {
+    fn from(info: LockInfo) -> kahuna_lock_info {
+        let (owner, owner_len) = memory::bytes_into_raw(info.owner);
+        kahuna_lock_info { owner, owner_len, expires_at: info.expires_at, fencing_token: info.fencing_token }
+    }
+}
+
+/// Frees the owner of a lock info and resets it to NULL. NULL is ignored.
+///
+/// # Safety
+/// `info` must be NULL or point to a lock info filled by this library (or zeroed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kahuna_lock_info_free(info: *mut kahuna_lock_info) {
+    ffi::run_void(|| {
+        // SAFETY: the caller guarantees `info` is NULL or a valid lock info.
+        if let Some(i) = unsafe { info.as_mut() } {
+            let len = std::mem::take(&mut i.owner_len);
+            // SAFETY: (owner, owner_len) were made by bytes_into_raw.
+            unsafe { memory::bytes_free(take_ptr(&mut i.owner), len) };
         }
     });
 }

@@ -94,6 +94,7 @@ fn default_options_are_the_client_defaults() {
 fn every_operation_rejects_a_null_client_and_zeroes_its_out_struct() {
     use crate::client::kahuna_get_topology;
     use crate::kv::*;
+    use crate::locks::*;
     use crate::results::*;
 
     let null = ptr::null();
@@ -108,6 +109,9 @@ fn every_operation_rejects_a_null_client_and_zeroes_its_out_struct() {
     let mut entries = kahuna_entries::default();
     let mut page = kahuna_scan_page { snapshot: 7, ..Default::default() };
     let mut topology = kahuna_topology { cluster_id: 7, ..Default::default() };
+    let mut lock = kahuna_lock_result { locked: true, fencing_token: 7 };
+    let mut token = 7_i64;
+    let mut info = kahuna_lock_info { expires_at: 7, fencing_token: 7, ..Default::default() };
     let mut statuses = Vec::new();
     // SAFETY: every pointer is valid or deliberately NULL; each message is taken (and freed)
     // before the next call overwrites `err`.
@@ -138,6 +142,16 @@ fn every_operation_rejects_a_null_client_and_zeroes_its_out_struct() {
         statuses.push((s, take_message(err)));
         let s = kahuna_get_topology(null, &mut topology, &mut err);
         statuses.push((s, take_message(err)));
+        let s = kahuna_try_lock(null, k, v, 1, 1_000, 0, &mut lock, &mut err);
+        statuses.push((s, take_message(err)));
+        let s = kahuna_lock_with_wait(null, k, v, 1, 1_000, 0, 0, &mut lock, &mut err);
+        statuses.push((s, take_message(err)));
+        let s = kahuna_try_extend_lock(null, k, v, 1, 1_000, 0, &mut token, &mut err);
+        statuses.push((s, take_message(err)));
+        let s = kahuna_unlock(null, k, v, 1, 0, &mut err);
+        statuses.push((s, take_message(err)));
+        let s = kahuna_get_lock(null, k, 0, &mut info, &mut err);
+        statuses.push((s, take_message(err)));
     }
     for (status, message) in statuses {
         assert_eq!((status, message.as_str()), (kahuna_status::KAHUNA_INVALID_INPUT, "client is NULL"));
@@ -146,6 +160,8 @@ fn every_operation_rejects_a_null_client_and_zeroes_its_out_struct() {
     assert!(!get.found && get.value.is_null() && get.revision == 0);
     assert_eq!((exists.exists, deleted.deleted, extended.extended), (false, false, false));
     assert_eq!((page.snapshot, topology.cluster_id), (0, 0));
+    assert_eq!((lock, token), (kahuna_lock_result::default(), 0));
+    assert!(info.owner.is_null() && info.owner_len == 0 && info.expires_at == 0 && info.fencing_token == 0);
 
     // A NULL out struct is named too, and nothing is written through it.
     // SAFETY: as above.
@@ -162,11 +178,14 @@ fn free_functions_accept_null_and_zeroed_structs_twice() {
         let mut entries = kahuna_entries::default();
         let mut page = kahuna_scan_page::default();
         let mut topology = kahuna_topology::default();
+        let mut info = kahuna_lock_info::default();
         for _ in 0..2 {
             kahuna_get_result_free(&mut get);
             kahuna_entries_free(&mut entries);
             kahuna_scan_page_free(&mut page);
             kahuna_topology_free(&mut topology);
+            kahuna_lock_info_free(&mut info);
+            kahuna_lock_info_free(ptr::null_mut());
             kahuna_get_result_free(ptr::null_mut());
             kahuna_entries_free(ptr::null_mut());
             kahuna_scan_page_free(ptr::null_mut());
@@ -244,4 +263,23 @@ fn a_panic_becomes_internal_and_never_unwinds_into_c() {
     assert_eq!(s, kahuna_status::KAHUNA_INTERNAL);
     assert_eq!(take_message(err), "libkahuna panicked: boom");
     assert_eq!(out, Default::default());
+}
+
+#[test]
+fn lock_results_convert_and_the_lock_info_owns_its_owner() {
+    use ::kahuna_client::{LockInfo, LockResult};
+
+    use crate::results::*;
+    let r: kahuna_lock_result = LockResult { locked: true, fencing_token: 4 }.into();
+    assert_eq!(r, kahuna_lock_result { locked: true, fencing_token: 4 });
+    let mut info: kahuna_lock_info = LockInfo { owner: b"w\x001".to_vec(), expires_at: 99, fencing_token: 3 }.into();
+    assert_eq!((info.owner_len, info.expires_at, info.fencing_token), (3, 99, 3));
+    // SAFETY: built by the library's conversion; owner has owner_len bytes.
+    unsafe {
+        assert_eq!(std::slice::from_raw_parts(info.owner, info.owner_len), b"w\x001");
+        kahuna_lock_info_free(&mut info);
+        kahuna_lock_info_free(&mut info);
+    }
+    assert!(info.owner.is_null() && info.owner_len == 0);
+    assert_eq!((info.expires_at, info.fencing_token), (99, 3), "scalars are left as they were");
 }

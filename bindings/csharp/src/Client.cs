@@ -20,7 +20,7 @@ using System.Text;
 
 namespace Kahuna
 {
-    /// <summary>A connection to a Kahuna cluster: the key/value API, thread-safe, disposable.</summary>
+    /// <summary>A connection to a Kahuna cluster: the key/value and lock API, thread-safe, disposable.</summary>
     public sealed class Client : IDisposable
     {
         private readonly ClientHandle handle;
@@ -213,6 +213,141 @@ namespace Kahuna
             int status = Native.kahuna_scan_all_by_prefix(handle, Native.Text(prefix, nameof(prefix)), (int)durability,
                 out Native.Entries r, out IntPtr err);
             return TakeEntries(status, err, ref r);
+        }
+
+        /// <summary>Takes the lock on <paramref name="resource"/> for <paramref name="owner"/> with a lease of
+        /// <paramref name="expiresMs"/> milliseconds.</summary>
+        /// <remarks>The rules are those of docs/locks.md: a free, released or expired lock is granted with the
+        /// resource's previous fencing token + 1 (0 on its first grant ever); the owner that already holds it gets
+        /// the same token back and its lease is <b>not</b> extended (use <see cref="TryExtendLock(string, byte[], long, Durability)"/>);
+        /// while another owner holds a live lease the answer is <c>Locked = false</c> (not an exception).
+        /// A call that timed out may still have taken the lock: calling again with the same owner is safe.</remarks>
+        /// <param name="resource">The resource, routed like a key (non-empty, at most 4 KiB, not reserved).</param>
+        /// <param name="owner">Who takes the lock: any non-empty bytes, at most 1024.</param>
+        /// <param name="expiresMs">The lease in milliseconds (&gt; 0).</param>
+        /// <param name="durability">The lock keyspace (Persistent locks survive failover; Ephemeral ones do not).</param>
+        /// <returns>Whether <paramref name="owner"/> holds the lock, and its fencing token (0 when not locked).</returns>
+        public (bool Locked, long FencingToken) TryLock(string resource, byte[] owner, long expiresMs,
+            Durability durability = Durability.Persistent)
+        {
+            owner = Native.Owner(owner);
+            int status = Native.kahuna_try_lock(handle, Native.Text(resource, nameof(resource)), owner,
+                Native.Len(owner), expiresMs, (int)durability, out Native.LockResult r, out IntPtr err);
+            Native.Check(status, err);
+            return (r.Locked != 0, r.FencingToken);
+        }
+
+        /// <summary>TryLock with a UTF-8 string owner.</summary>
+        public (bool Locked, long FencingToken) TryLock(string resource, string owner, long expiresMs,
+            Durability durability = Durability.Persistent)
+            => TryLock(resource, Native.Value(owner, nameof(owner)), expiresMs, durability);
+
+        /// <summary>Like TryLock, but while another owner holds the lock, tries again (after 10 ms, doubling up
+        /// to 250 ms) until it is granted or <paramref name="wait"/> has passed; returns the last answer.</summary>
+        /// <param name="resource">The resource.</param>
+        /// <param name="owner">Who takes the lock (non-empty).</param>
+        /// <param name="expiresMs">The lease in milliseconds (&gt; 0).</param>
+        /// <param name="wait">How long to keep trying (not negative; zero = one try). The thread blocks meanwhile.</param>
+        /// <param name="durability">The lock keyspace.</param>
+        public (bool Locked, long FencingToken) LockWithWait(string resource, byte[] owner, long expiresMs,
+            TimeSpan wait, Durability durability = Durability.Persistent)
+        {
+            owner = Native.Owner(owner);
+            long waitMs = WaitMilliseconds(wait);
+            int status = Native.kahuna_lock_with_wait(handle, Native.Text(resource, nameof(resource)), owner,
+                Native.Len(owner), expiresMs, waitMs, (int)durability, out Native.LockResult r, out IntPtr err);
+            Native.Check(status, err);
+            return (r.Locked != 0, r.FencingToken);
+        }
+
+        /// <summary>LockWithWait with a UTF-8 string owner.</summary>
+        public (bool Locked, long FencingToken) LockWithWait(string resource, string owner, long expiresMs,
+            TimeSpan wait, Durability durability = Durability.Persistent)
+            => LockWithWait(resource, Native.Value(owner, nameof(owner)), expiresMs, wait, durability);
+
+        /// <summary>Moves the end of <paramref name="owner"/>'s live lease to now + <paramref name="expiresMs"/>
+        /// (&gt; 0) milliseconds.</summary>
+        /// <returns>The fencing token, which does not change.</returns>
+        /// <exception cref="LockDoesNotExistException">The lock is free: never taken, released, or its lease ran
+        /// out (even its former owner must then take it again, and gets a new token).</exception>
+        /// <exception cref="InvalidOwnerException">Another owner holds the lock.</exception>
+        public long TryExtendLock(string resource, byte[] owner, long expiresMs, Durability durability = Durability.Persistent)
+        {
+            owner = Native.Owner(owner);
+            int status = Native.kahuna_try_extend_lock(handle, Native.Text(resource, nameof(resource)), owner,
+                Native.Len(owner), expiresMs, (int)durability, out long token, out IntPtr err);
+            Native.Check(status, err);
+            return token;
+        }
+
+        /// <summary>TryExtendLock with a UTF-8 string owner.</summary>
+        public long TryExtendLock(string resource, string owner, long expiresMs, Durability durability = Durability.Persistent)
+            => TryExtendLock(resource, Native.Value(owner, nameof(owner)), expiresMs, durability);
+
+        /// <summary>Releases <paramref name="owner"/>'s lock, so the next TryLock by anyone is granted at once
+        /// (with the next fencing token). A lease that ran out but that nobody took since can still be released.</summary>
+        /// <exception cref="LockDoesNotExistException">The lock is not held (never taken, or already released).</exception>
+        /// <exception cref="InvalidOwnerException">Another owner holds the lock.</exception>
+        public void Unlock(string resource, byte[] owner, Durability durability = Durability.Persistent)
+        {
+            owner = Native.Owner(owner);
+            int status = Native.kahuna_unlock(handle, Native.Text(resource, nameof(resource)), owner,
+                Native.Len(owner), (int)durability, out IntPtr err);
+            Native.Check(status, err);
+        }
+
+        /// <summary>Unlock with a UTF-8 string owner.</summary>
+        public void Unlock(string resource, string owner, Durability durability = Durability.Persistent)
+            => Unlock(resource, Native.Value(owner, nameof(owner)), durability);
+
+        /// <summary>The live lock on <paramref name="resource"/>: owner, lease end and fencing token; null when the
+        /// resource is free (never taken, released, or its lease ran out).</summary>
+        /// <remarks>A free lock is a result here, not an exception, like a missing key for TryGetEntry (the C API
+        /// and the Rust and Python clients answer LockDoesNotExist instead).</remarks>
+        public LockInfo GetLock(string resource, Durability durability = Durability.Persistent)
+        {
+            int status = Native.kahuna_get_lock(handle, Native.Text(resource, nameof(resource)), (int)durability,
+                out Native.LockInfo r, out IntPtr err);
+            try
+            {
+                if (status == (int)StatusCode.LockDoesNotExist)
+                {
+                    Native.TakeString(err);
+                    return null;
+                }
+                Native.Check(status, err);
+                return new LockInfo(resource, Native.CopyBytes(r.Owner, r.OwnerLen), (long)r.ExpiresAt, r.FencingToken);
+            }
+            finally
+            {
+                Native.kahuna_lock_info_free(ref r);
+            }
+        }
+
+        /// <summary>A handle on the lock of <paramref name="resource"/>, after one try to take it (or, with
+        /// <paramref name="wait"/>, tries until it is granted or the wait has passed).</summary>
+        /// <remarks>The handle is returned whether or not the lock was granted: check
+        /// <see cref="KahunaLock.IsAcquired"/>. Disposing it releases the lock if it holds it:
+        /// <code>using (var lk = client.Lock("jobs/reindex", 10000, TimeSpan.FromSeconds(5))) { if (lk.IsAcquired) ... }</code></remarks>
+        /// <param name="resource">The resource, routed like a key.</param>
+        /// <param name="ttlMs">The lease of every grant and extension, in milliseconds (&gt; 0).</param>
+        /// <param name="wait">null (or zero): one try; otherwise how long to keep trying while another owner holds it.</param>
+        /// <param name="durability">The lock keyspace.</param>
+        /// <param name="owner">The owner id (UTF-8); null for a new unique one ("host/pid/random").</param>
+        public KahunaLock Lock(string resource, long ttlMs, TimeSpan? wait = null,
+            Durability durability = Durability.Persistent, string owner = null)
+        {
+            var lk = new KahunaLock(this, resource, ttlMs, durability, owner ?? KahunaLock.NewOwner());
+            lk.TryAcquire(wait);
+            return lk;
+        }
+
+        /// <summary>A wait as whole milliseconds; negative is InvalidInput.</summary>
+        internal static long WaitMilliseconds(TimeSpan wait)
+        {
+            if (wait < TimeSpan.Zero)
+                throw new InvalidInputException($"wait must not be negative, got {wait}");
+            return (long)wait.TotalMilliseconds;
         }
 
         /// <summary>The cluster's members and partition leaders, as a node sees them now.</summary>

@@ -122,6 +122,22 @@ namespace Kahuna
             public ulong AnsweredBy;
         }
 
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct LockResult
+        {
+            public byte Locked;
+            public long FencingToken;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct LockInfo
+        {
+            public IntPtr Owner;
+            public UIntPtr OwnerLen;
+            public ulong ExpiresAt;
+            public long FencingToken;
+        }
+
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int kahuna_client_connect(byte[] endpoints, ref Options options, out ClientHandle client, out IntPtr err);
 
@@ -166,6 +182,24 @@ namespace Kahuna
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int kahuna_scan_all_by_prefix(ClientHandle client, byte[] prefix, int durability, out Entries result, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int kahuna_try_lock(ClientHandle client, byte[] resource, byte[] owner, UIntPtr ownerLen, long expiresMs, int durability, out LockResult result, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int kahuna_lock_with_wait(ClientHandle client, byte[] resource, byte[] owner, UIntPtr ownerLen, long expiresMs, long waitMs, int durability, out LockResult result, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int kahuna_try_extend_lock(ClientHandle client, byte[] resource, byte[] owner, UIntPtr ownerLen, long expiresMs, int durability, out long fencingToken, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int kahuna_unlock(ClientHandle client, byte[] resource, byte[] owner, UIntPtr ownerLen, int durability, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int kahuna_get_lock(ClientHandle client, byte[] resource, int durability, out LockInfo result, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void kahuna_lock_info_free(ref LockInfo info);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void kahuna_get_result_free(ref GetResult result);
@@ -213,6 +247,14 @@ namespace Kahuna
             if (value == null)
                 throw new InvalidInputException($"{name} must not be null (use an empty array for an empty value)");
             return value;
+        }
+
+        /// <summary>A lock owner given as bytes, which must not be null (the library rejects an empty one).</summary>
+        internal static byte[] Owner(byte[] owner)
+        {
+            if (owner == null)
+                throw new InvalidInputException("owner must not be null");
+            return owner;
         }
 
         /// <summary>The UTF-8 bytes of a string value, which must not be null.</summary>

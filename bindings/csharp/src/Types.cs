@@ -1,5 +1,6 @@
 // The values callers pass to Kahuna.Client and get back: enums with the numbers of the C API
-// (and of the wire), options, and the immutable results of bucket reads, scans and topology.
+// (and of the wire), options, and the immutable results of bucket reads, scans, locks and
+// topology.
 
 using System;
 using System.Collections.Generic;
@@ -140,6 +141,36 @@ namespace Kahuna
 
         /// <summary>HLC timestamp every page of this scan reads at.</summary>
         public long Snapshot { get; }
+    }
+
+    /// <summary>A live lock, as <see cref="Client.GetLock(string, Durability)"/> reads it.</summary>
+    public sealed class LockInfo
+    {
+        internal LockInfo(string resource, byte[] owner, long expiresAt, long fencingToken)
+        {
+            Resource = resource;
+            Owner = owner;
+            ExpiresAt = expiresAt;
+            FencingToken = fencingToken;
+        }
+
+        /// <summary>The locked resource.</summary>
+        public string Resource { get; }
+
+        /// <summary>The holder's owner id, the bytes it locked with.</summary>
+        public byte[] Owner { get; }
+
+        /// <summary>The owner id decoded as UTF-8 (what a string owner was).</summary>
+        public string OwnerAsString => Encoding.UTF8.GetString(Owner);
+
+        /// <summary>HLC timestamp at which the lease ends (<c>ExpiresAt &gt;&gt; 16</c> is milliseconds since the Unix epoch).</summary>
+        public long ExpiresAt { get; }
+
+        /// <summary>The holder's fencing token.</summary>
+        public long FencingToken { get; }
+
+        /// <inheritdoc/>
+        public override string ToString() => $"{Resource} (owner {OwnerAsString}, fencing token {FencingToken})";
     }
 
     /// <summary>A member of the cluster.</summary>

@@ -1,6 +1,7 @@
 // A tiny test runner for Kahuna.Client (no NUnit is reachable here): every public method of
-// ClientTests marked [Test] runs once, in declaration order; the runner prints PASS or FAIL
-// with the exception for each, a summary line, and exits non-zero when anything failed.
+// the fixtures (ClientTests, then LockTests) marked [Test] runs once, in declaration order; the
+// runner prints PASS or FAIL with the exception for each, a summary line, and exits non-zero
+// when anything failed. A fixture is built with (endpoints, prefix) and disposed after its tests.
 //
 //   mono KahunaTests.exe [name-filter]      run the tests whose name contains the filter
 //   mono KahunaTests.exe --failover KEY     the write/read loop of the leader-kill test
@@ -15,7 +16,7 @@ using System.Reflection;
 
 namespace Kahuna.Tests
 {
-    /// <summary>Marks a test method of ClientTests.</summary>
+    /// <summary>Marks a test method of a fixture (ClientTests, LockTests).</summary>
     [AttributeUsage(AttributeTargets.Method)]
     public sealed class TestAttribute : Attribute
     {
@@ -74,6 +75,9 @@ namespace Kahuna.Tests
 
     public static class Runner
     {
+        /// <summary>The test classes, in the order they run; test names are unique across them.</summary>
+        private static readonly Type[] Fixtures = { typeof(ClientTests), typeof(LockTests) };
+
         public static int Main(string[] args)
         {
             var endpoints = Environment.GetEnvironmentVariable("KAHUNA_ENDPOINTS");
@@ -87,26 +91,31 @@ namespace Kahuna.Tests
 
             var prefix = Environment.GetEnvironmentVariable("KAHUNA_TEST_PREFIX") ?? "cs";
             var filter = args.Length > 0 ? args[0] : "";
-            var tests = typeof(ClientTests).GetMethods(BindingFlags.Public | BindingFlags.Instance)
-                .Where(m => m.GetCustomAttributes(typeof(TestAttribute), false).Length > 0 && m.Name.Contains(filter))
-                .OrderBy(m => m.MetadataToken)
-                .ToList();
             int passed = 0, failed = 0;
-            using (var fixture = new ClientTests(endpoints, prefix))
+            foreach (var type in Fixtures)
             {
-                foreach (var test in tests)
+                var tests = type.GetMethods(BindingFlags.Public | BindingFlags.Instance)
+                    .Where(m => m.GetCustomAttributes(typeof(TestAttribute), false).Length > 0 && m.Name.Contains(filter))
+                    .OrderBy(m => m.MetadataToken)
+                    .ToList();
+                if (tests.Count == 0)
+                    continue;
+                using (var fixture = (IDisposable)Activator.CreateInstance(type, endpoints, prefix))
                 {
-                    var watch = Stopwatch.StartNew();
-                    try
+                    foreach (var test in tests)
                     {
-                        test.Invoke(fixture, null);
-                        passed++;
-                        Console.WriteLine($"PASS {test.Name} ({watch.ElapsedMilliseconds} ms)");
-                    }
-                    catch (TargetInvocationException e)
-                    {
-                        failed++;
-                        Console.WriteLine($"FAIL {test.Name} ({watch.ElapsedMilliseconds} ms): {e.InnerException}");
+                        var watch = Stopwatch.StartNew();
+                        try
+                        {
+                            test.Invoke(fixture, null);
+                            passed++;
+                            Console.WriteLine($"PASS {test.Name} ({watch.ElapsedMilliseconds} ms)");
+                        }
+                        catch (TargetInvocationException e)
+                        {
+                            failed++;
+                            Console.WriteLine($"FAIL {test.Name} ({watch.ElapsedMilliseconds} ms): {e.InnerException}");
+                        }
                     }
                 }
             }
