@@ -13,6 +13,9 @@ mod report;
 mod run;
 mod target;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};

@@ -7,6 +7,12 @@ use std::time::Duration;
 use clap::Parser;
 use kahuna_server::config::{Config, Overrides};
 
+/// mimalloc instead of glibc malloc: the request path allocates many small buffers per call
+/// (Cap'n Proto messages, keys, batches), and glibc's free-list upkeep (`unlink_chunk`,
+/// `malloc_consolidate`) was about 15 % of a node's CPU under load (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Kahuna node: a partitioned, Raft-replicated, strongly consistent key/value store.
 ///
 /// With no flags it starts a single-node cluster listening on 127.0.0.1:7070 with its data in
