@@ -63,16 +63,19 @@ pub(crate) async fn execute<C: Call>(router: &Rc<Router>, call: &C, deadline: In
     let mut delays = backoff();
     let mut avoid: Option<String> = None;
     let mut last: Option<Failure> = None;
+    // True once an attempt went unanswered (a read whose node was silent or whose connection
+    // broke): the deadline then gives `Timeout`, as only refusals make "not applied" certain.
+    let mut unanswered = false;
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Err(gave_up(router, call, last.as_ref()));
+            return Err(gave_up(router, call, last.as_ref(), unanswered));
         }
         let partition = router.partition(call.route());
         let address = router.pick(partition, avoid.as_deref());
 
         let conn = match tokio::time::timeout_at(deadline, router.connection(&address)).await {
-            Err(_) => return Err(gave_up(router, call, last.as_ref())),
+            Err(_) => return Err(gave_up(router, call, last.as_ref(), unanswered)),
             Ok(Err(f)) => Err(f),
             Ok(Ok(conn)) => conn.begin().map(|guard| (conn, guard)),
         };
@@ -97,6 +100,7 @@ pub(crate) async fn execute<C: Call>(router: &Rc<Router>, call: &C, deadline: In
             Err(_) if attempt_deadline < deadline => {
                 // A read that a node sits on (paused, partitioned): try another node now.
                 router.node_failed(&address);
+                unanswered = true;
                 last = Some(Failure::InFlight(format!(
                     "{address} did not answer within {:?}",
                     router.options.read_attempt_timeout
@@ -132,6 +136,7 @@ pub(crate) async fn execute<C: Call>(router: &Rc<Router>, call: &C, deadline: In
                 avoid = Some(address);
             }
             Failure::InFlight(why) => {
+                unanswered = true;
                 // Only the connection is known to be bad: the next attempt reconnects (to the
                 // same leader if it is still the best choice); a dead node then fails fast
                 // with a refused connection and becomes suspect.
@@ -161,9 +166,14 @@ async fn pause(delays: &mut impl Iterator<Item = Duration>, deadline: Instant) {
     tokio::time::sleep_until(deadline.min(Instant::now() + delay)).await;
 }
 
-/// The error for a deadline that passed between attempts: every attempt so far was definitely
-/// not applied, so the call fails with `Unavailable` (not `Timeout`, which means "unknown").
-fn gave_up<C: Call>(router: &Router, call: &C, last: Option<&Failure>) -> Error {
+/// The error for a deadline that passed between attempts. If every attempt so far was refused
+/// (statuses that promise nothing was applied, connections that could not be made), the call
+/// fails with `Unavailable`: certainly not applied. If some attempt went unanswered (only reads
+/// get here after that), it is a plain `Timeout`.
+fn gave_up<C: Call>(router: &Router, call: &C, last: Option<&Failure>, unanswered: bool) -> Error {
+    if unanswered {
+        return timed_out(router, call, last, false);
+    }
     let mut message =
         format!("{} could not be done within {:?}; it was not applied", describe(call), router.options.timeout);
     match last {
