@@ -9,14 +9,12 @@
 //!       │            └── capnp::serialize::read_message_from_flat_slice (server limits)
 //!       └── SetRequest | GetRequest | DeleteRequest | ExtendRequest | BucketRequest |
 //!           ScanRequest | LockRequest | ExtendLockRequest | UnlockRequest | GetLockRequest |
-//!           RequestHeader (topology) | Gateway.peer params | Peer.raft params | Peer.forward params
+//!           RequestHeader (topology) | Gateway.peer params | Peer.raft params |
+//!           Peer.forward params | Peer.raftBatch params
 //! ```
 //!
-//! The decoding below mirrors `kahuna_server::rpc::convert` field for field (header, `Text`
-//! that must be UTF-8, `Data`, the `Durability` enum with unknown values) and builds the same
-//! `kv::Request` values. `rpc::convert` is private to the server crate, so it cannot be called
-//! from here; making it `pub` would let this target exercise the real functions (see
-//! docs/reliability.md). Each decoded request is then:
+//! Requests are decoded with the server's own `kahuna_server::rpc::convert` functions (the
+//! code the RPC layer runs), into the same `kv::Request` values. Each decoded request is then:
 //!
 //! - validated with the shared key rules (`routing::validate_key`) and routed
 //!   (`partition_for_key`), as the client and the server do;
@@ -29,12 +27,13 @@
 
 use capnp::message::{Reader, ReaderSegments};
 use kahuna_schema::kahuna_capnp::{
-    Durability as WireDurability, bucket_request, delete_request, extend_lock_request, extend_request,
-    get_lock_request, get_request, lock_request, request_header, scan_request, set_request, unlock_request,
+    bucket_request, delete_request, extend_lock_request, extend_request, get_lock_request, get_request, lock_request,
+    scan_request, set_request, unlock_request,
 };
 use kahuna_schema::peer_capnp::{gateway, peer};
 use kahuna_schema::routing;
-use kahuna_server::kv::{self, Durability};
+use kahuna_server::kv;
+use kahuna_server::rpc::convert;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -57,108 +56,64 @@ fuzz_target!(|data: &[u8]| {
 
 type Decoded = Result<Option<kv::Request>, String>;
 
-/// Decodes the message as the struct `selector` names; `Ok(None)` for structs that are not
-/// key/value requests (headers, peer parameters).
+/// Decodes the message as the struct `selector` names, with the server's functions; `Ok(None)`
+/// for structs that are not key/value requests (headers, peer parameters).
 fn decode<S: ReaderSegments>(selector: u8, message: &Reader<S>) -> Decoded {
     let e = |e: capnp::Error| e.to_string();
-    let request = match selector % 14 {
+    let s = |e: kv::Error| e.to_string();
+    let request = match selector % 15 {
         0 => {
             let r: set_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Set(kv::SetRequest {
-                key: text(r.get_key(), "key")?,
-                value: data(r.get_value(), "value")?,
-                expires_ms: r.get_expires_ms(),
-                flags: r.get_flags(),
-                compare_value: data(r.get_compare_value(), "compare_value")?,
-                compare_revision: r.get_compare_revision(),
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Set(convert::set_request(r).map_err(s)?)
         }
         1 => {
             let r: get_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Get(kv::GetRequest {
-                key: text(r.get_key(), "key")?,
-                durability: durability(r.get_durability())?,
-                revision: r.get_revision(),
-                as_of: r.get_as_of(),
-            })
+            convert::header(r.get_header());
+            kv::Request::Get(convert::get_request(r).map_err(s)?)
         }
         2 => {
             let r: delete_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Delete(kv::DeleteRequest {
-                key: text(r.get_key(), "key")?,
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Delete(convert::delete_request(r).map_err(s)?)
         }
         3 => {
             let r: extend_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Extend(kv::ExtendRequest {
-                key: text(r.get_key(), "key")?,
-                expires_ms: r.get_expires_ms(),
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Extend(convert::extend_request(r).map_err(s)?)
         }
         4 => {
             let r: bucket_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Bucket(kv::BucketRequest {
-                bucket: text(r.get_bucket(), "bucket")?,
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Bucket(convert::bucket_request(r).map_err(s)?)
         }
         5 => {
             let r: scan_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Scan(kv::ScanRequest {
-                prefix: text(r.get_prefix(), "prefix")?,
-                limit: r.get_limit(),
-                cursor: data(r.get_cursor(), "cursor")?,
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Scan(convert::scan_request(r).map_err(s)?)
         }
         6 => {
             let r: lock_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Lock(kv::LockRequest {
-                resource: text(r.get_resource(), "resource")?,
-                owner: data(r.get_owner(), "owner")?,
-                expires_ms: r.get_expires_ms(),
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Lock(convert::lock_request(r).map_err(s)?)
         }
         7 => {
             let r: extend_lock_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::ExtendLock(kv::LockRequest {
-                resource: text(r.get_resource(), "resource")?,
-                owner: data(r.get_owner(), "owner")?,
-                expires_ms: r.get_expires_ms(),
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::ExtendLock(convert::extend_lock_request(r).map_err(s)?)
         }
         8 => {
             let r: unlock_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::Unlock(kv::UnlockRequest {
-                resource: text(r.get_resource(), "resource")?,
-                owner: data(r.get_owner(), "owner")?,
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::Unlock(convert::unlock_request(r).map_err(s)?)
         }
         9 => {
             let r: get_lock_request::Reader = message.get_root().map_err(e)?;
-            header(r.get_header());
-            kv::Request::GetLock(kv::GetLockRequest {
-                resource: text(r.get_resource(), "resource")?,
-                durability: durability(r.get_durability())?,
-            })
+            convert::header(r.get_header());
+            kv::Request::GetLock(convert::get_lock_request(r).map_err(s)?)
         }
         10 => {
-            header(message.get_root());
+            convert::header(message.get_root());
             return Ok(None);
         }
         11 => {
@@ -174,41 +129,27 @@ fn decode<S: ReaderSegments>(selector: u8, message: &Reader<S>) -> Decoded {
             let _ = postcard::from_bytes::<kahuna_server::raft::RaftRequest>(payload);
             return Ok(None);
         }
-        _ => {
+        13 => {
             let p: peer::forward_params::Reader = message.get_root().map_err(e)?;
             let payload = p.get_payload().map_err(e)?;
             let _ = postcard::from_bytes::<(kv::Request, u32)>(payload);
             return Ok(None);
         }
+        _ => {
+            // raftBatch: a list of (partition, kind, payload), each payload decoded on its own
+            // as the peer API does (an undecodable message gets an empty reply, not an error).
+            let p: peer::raft_batch_params::Reader = message.get_root().map_err(e)?;
+            let _ = p.get_hlc();
+            for m in p.get_messages().map_err(e)?.iter() {
+                let _ = (m.get_partition(), m.get_kind());
+                if let Ok(payload) = m.get_payload() {
+                    let _ = postcard::from_bytes::<kahuna_server::raft::RaftRequest>(payload);
+                }
+            }
+            return Ok(None);
+        }
     };
     Ok(Some(request))
-}
-
-/// Reads a request header the way the server does: an unreadable header means defaults.
-fn header(r: capnp::Result<request_header::Reader<'_>>) -> (u64, Option<(u32, u32)>, u32) {
-    match r {
-        Ok(h) => {
-            let route = (h.get_partition_count() > 0).then(|| (h.get_partition(), h.get_partition_count()));
-            (h.get_hlc(), route, h.get_timeout_ms())
-        }
-        Err(_) => (0, None, 0),
-    }
-}
-
-fn text(r: capnp::Result<capnp::text::Reader<'_>>, arg: &str) -> Result<String, String> {
-    r.map_err(|e| format!("cannot read {arg}: {e}"))?.to_string().map_err(|_| format!("{arg} is not valid UTF-8"))
-}
-
-fn data(r: capnp::Result<capnp::data::Reader<'_>>, arg: &str) -> Result<Vec<u8>, String> {
-    Ok(r.map_err(|e| format!("cannot read {arg}: {e}"))?.to_vec())
-}
-
-fn durability(r: Result<WireDurability, capnp::NotInSchema>) -> Result<Durability, String> {
-    match r {
-        Ok(WireDurability::Persistent) => Ok(Durability::Persistent),
-        Ok(WireDurability::Ephemeral) => Ok(Durability::Ephemeral),
-        Err(capnp::NotInSchema(n)) => Err(format!("durability has an unknown value {n}")),
-    }
 }
 
 /// Validation, routing and the forwarding round trip of a decoded request.

@@ -17,7 +17,9 @@
 //! `InvalidInput` results naming the argument.
 
 mod client_api;
-mod convert;
+/// Decoding of client requests and encoding of replies; public so the fuzz targets (`fuzz/`)
+/// exercise the very functions the server runs.
+pub mod convert;
 mod peer_api;
 mod peers;
 mod workers;
