@@ -28,6 +28,7 @@
 mod cluster;
 pub mod nemesis;
 mod process;
+pub mod program;
 pub mod raw;
 mod ready;
 

@@ -13,13 +13,13 @@
 //! are the ones `cargo build --release --workspace` put next to `kahuna-server`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kahuna_schema::routing::partition_for_key;
+use kahuna_tests::program::{Progress, Running, check_failover_summary};
 use kahuna_tests::{Cluster, ClusterOptions, wait_until};
 
 /// How long one C program may run (valgrind is ~20x slower than the program alone).
@@ -100,27 +100,6 @@ impl CBuild {
             Some(s) => panic!("{command:?} exited with {s}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}"),
             None => panic!("{command:?} did not finish within {PROGRAM_TIMEOUT:?}\n{stdout}\n{stderr}"),
         }
-    }
-}
-
-/// A child process that is killed and reaped when dropped (also when a test panics).
-struct Running(Child);
-
-impl Running {
-    /// Waits up to `timeout` for the exit; `None` (after killing it) if it overran.
-    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let status = wait_until("the program to exit", timeout, || self.0.try_wait().ok().flatten()).ok();
-        if status.is_none() {
-            let _ = self.0.kill();
-        }
-        status
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -228,67 +207,5 @@ fn a_leader_killed_mid_run_does_not_fail_the_c_program() {
     }
     let said = progress.other.join("\n");
     assert!(status.is_some_and(|s| s.success()), "the program failed: {status:?}\n{said}\n{stderr}");
-    let done = progress.other.iter().find(|l| l.starts_with("done ")).unwrap_or_else(|| panic!("no summary: {said}"));
-    let field = |name: &str| -> u64 {
-        let value = done.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_else(|| panic!("{done}"));
-        value.trim_end_matches("ms").parse().unwrap_or_else(|_| panic!("{name} in {done}"))
-    };
-    assert!(field("unknown=") <= 1, "{said}\nmore writes had an unknown outcome than were in flight at the kill");
-    // The program did live through the failover: one iteration waited for the new leader.
-    assert!(field("slowest=") >= 500 && field("at=") > 20, "{done}: no iteration waited for an election");
-    eprintln!("failover: {done}");
-}
-
-/// What a looping program reported: its latest iteration, and every other line it printed.
-struct Progress {
-    lines: mpsc::Receiver<String>,
-    latest: u64,
-    other: Vec<String>,
-}
-
-impl Progress {
-    /// Follows the child's stdout (the reader thread ends with the child).
-    fn of(child: &mut Child) -> Progress {
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Progress { lines, latest: 0, other: Vec::new() }
-    }
-
-    /// The latest iteration reported so far.
-    fn latest(&mut self) -> u64 {
-        while let Ok(line) = self.lines.try_recv() {
-            self.take(line);
-        }
-        self.latest
-    }
-
-    fn take(&mut self, line: String) {
-        match line.strip_prefix("iteration ").and_then(|n| n.parse::<u64>().ok()) {
-            Some(n) => self.latest = n,
-            None => {
-                eprintln!("program: {line}");
-                self.other.push(line);
-            }
-        }
-    }
-
-    /// Takes every line up to the end of the output (the program has exited).
-    fn drain_until_exit(&mut self) {
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.take(line);
-        }
-    }
-
-    /// Waits until the program reports an iteration beyond `after`.
-    fn wait_beyond(&mut self, after: u64, timeout: Duration) {
-        wait_until(&format!("iteration {}", after + 1), timeout, || (self.latest() > after).then_some(()))
-            .unwrap_or_else(|e| panic!("{e}; the program said: {:?}", self.other));
-    }
+    check_failover_summary(&progress.other);
 }

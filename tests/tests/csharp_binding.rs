@@ -14,13 +14,13 @@
 //! waiting for a disposed holder, threads contending for one lock), and a leader killed while
 //! the C# program loops.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kahuna_schema::routing::partition_for_key;
+use kahuna_tests::program::{Progress, Running, check_failover_summary};
 use kahuna_tests::{Cluster, ClusterOptions, wait_until};
 
 /// The library and test programs, compiled with mcs into a temp dir.
@@ -87,27 +87,6 @@ fn mcs(command: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A child process that is killed and reaped when dropped (also when a test panics).
-struct Running(Child);
-
-impl Running {
-    /// Waits up to `timeout` for the exit; `None` (after killing it) if it overran.
-    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let status = wait_until("the program to exit", timeout, || self.0.try_wait().ok().flatten()).ok();
-        if status.is_none() {
-            let _ = self.0.kill();
-        }
-        status
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -182,66 +161,5 @@ fn a_leader_killed_mid_run_does_not_fail_the_csharp_program() {
     progress.drain_until_exit();
     let said = &progress.other;
     assert!(status.is_some_and(|s| s.success()), "the C# loop failed ({status:?}):\n{}", said.join("\n"));
-    let done = said.iter().find(|l| l.starts_with("done ")).unwrap_or_else(|| panic!("no summary: {said:?}"));
-    let field = |name: &str| -> u64 {
-        let value = done.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_else(|| panic!("{done}"));
-        value.trim_end_matches("ms").parse().unwrap_or_else(|_| panic!("{name} in {done}"))
-    };
-    assert!(field("unknown=") <= 1, "{said:?}: more writes had an unknown outcome than were in flight at the kill");
-    assert!(field("slowest=") >= 500 && field("at=") > 20, "{done}: no iteration waited for an election");
-    eprintln!("failover: {done}");
-}
-
-/// What a looping program reported: its latest iteration, and every other line it printed.
-struct Progress {
-    lines: mpsc::Receiver<String>,
-    latest: u64,
-    other: Vec<String>,
-}
-
-impl Progress {
-    /// Follows the child's stdout (the reader thread ends with the child).
-    fn of(child: &mut Child) -> Progress {
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Progress { lines, latest: 0, other: Vec::new() }
-    }
-
-    /// The latest iteration reported so far.
-    fn latest(&mut self) -> u64 {
-        while let Ok(line) = self.lines.try_recv() {
-            self.take(line);
-        }
-        self.latest
-    }
-
-    fn take(&mut self, line: String) {
-        match line.strip_prefix("iteration ").and_then(|n| n.parse::<u64>().ok()) {
-            Some(n) => self.latest = n,
-            None => {
-                eprintln!("program: {line}");
-                self.other.push(line);
-            }
-        }
-    }
-
-    /// Takes every line up to the end of the output (the program has exited).
-    fn drain_until_exit(&mut self) {
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.take(line);
-        }
-    }
-
-    /// Waits until the program reports an iteration beyond `after`.
-    fn wait_beyond(&mut self, after: u64, timeout: Duration) {
-        wait_until(&format!("iteration {}", after + 1), timeout, || (self.latest() > after).then_some(()))
-            .unwrap_or_else(|e| panic!("{e}; the program said: {:?}", self.other));
-    }
+    check_failover_summary(&progress.other);
 }
