@@ -11,24 +11,12 @@ using System.Threading;
 
 namespace Kahuna.Tests
 {
-    public sealed class ClientTests : IDisposable
+    public sealed class ClientTests : ClusterFixture
     {
-        private static readonly Durability[] Both = { Durability.Persistent, Durability.Ephemeral };
-        private readonly string endpoints;
-        private readonly string prefix;
-        private readonly Client client;
-
-        public ClientTests(string endpoints, string prefix)
-        {
-            this.endpoints = endpoints;
-            this.prefix = prefix;
-            client = new Client(endpoints);
-        }
-
-        public void Dispose() => client.Dispose();
+        public ClientTests(string endpoints, string prefix) : base(endpoints, prefix) { }
 
         /// <summary>"prefix/p|e/name": a key of this run in this durability.</summary>
-        private string Key(Durability d, string name) => $"{prefix}/{(d == Durability.Persistent ? "p" : "e")}/{name}";
+        private string Key(Durability d, string name) => $"{prefix}/{Tag(d)}/{name}";
 
         [Test]
         public void SetGetAndRevisions()

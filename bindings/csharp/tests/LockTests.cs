@@ -13,24 +13,12 @@ using System.Threading;
 
 namespace Kahuna.Tests
 {
-    public sealed class LockTests : IDisposable
+    public sealed class LockTests : ClusterFixture
     {
-        private static readonly Durability[] Both = { Durability.Persistent, Durability.Ephemeral };
-        private readonly string endpoints;
-        private readonly string prefix;
-        private readonly Client client;
-
-        public LockTests(string endpoints, string prefix)
-        {
-            this.endpoints = endpoints;
-            this.prefix = prefix;
-            client = new Client(endpoints);
-        }
-
-        public void Dispose() => client.Dispose();
+        public LockTests(string endpoints, string prefix) : base(endpoints, prefix) { }
 
         /// <summary>"prefix/locks/p|e/name": a resource of this run in this durability.</summary>
-        private string Res(Durability d, string name) => $"{prefix}/locks/{(d == Durability.Persistent ? "p" : "e")}/{name}";
+        private string Res(Durability d, string name) => $"{prefix}/locks/{Tag(d)}/{name}";
 
         private static long WallMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
