@@ -11,9 +11,11 @@
 //!     Drop ─ SIGKILL + reap everything ─ remove tempdir
 //! ```
 //!
-//! Ports are found by binding `127.0.0.1:0` for every node at once and closing the listeners
-//! just before the servers start; another process could take one in that instant, which shows
-//! up as a node that fails to start, with its log in the error.
+//! Ports are found by binding `127.0.0.1:0` for every node at once. Each port stays reserved
+//! for the cluster's lifetime by a socket that is bound with `SO_REUSEADDR` but never listens:
+//! the server (which binds with `SO_REUSEADDR` too) can still listen on it, while the kernel
+//! never hands the port to another `bind(0)` (a nemesis proxy link, another test's cluster),
+//! not even while the node is down between a kill and its restart.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -96,6 +98,8 @@ pub(crate) struct Node {
     pub(crate) port: u16,
     pub(crate) child: Mutex<Option<Child>>,
     pub(crate) paused: bool,
+    /// Keeps `port` out of other `bind(0)` calls while the cluster lives (see the module doc).
+    _reservation: PortReservation,
 }
 
 impl Node {
@@ -124,13 +128,19 @@ impl Cluster {
         anyhow::ensure!(options.nodes > 0, "a cluster needs at least one node");
         anyhow::ensure!(options.partitions > 0, "a cluster needs at least one partition");
         let dir = tempfile::Builder::new().prefix("kahuna-test-").tempdir()?;
-        let ports = free_ports(options.nodes)?;
+        let reservations = reserve_ports(options.nodes)?;
         static CLUSTERS: AtomicU64 = AtomicU64::new(0);
         let name = format!("test-{}-{}", std::process::id(), CLUSTERS.fetch_add(1, Ordering::Relaxed));
-        let nodes = ports
+        let nodes = reservations
             .into_iter()
             .enumerate()
-            .map(|(i, port)| Node { id: i as u64 + 1, port, child: Mutex::new(None), paused: false })
+            .map(|(i, reservation)| Node {
+                id: i as u64 + 1,
+                port: reservation.port(),
+                child: Mutex::new(None),
+                paused: false,
+                _reservation: reservation,
+            })
             .collect();
         let probe_keys = crate::ready::probe_keys(options.partitions);
         let mut cluster = Cluster { dir, options, nodes, name, probe_keys };
@@ -391,11 +401,29 @@ impl Drop for Cluster {
     }
 }
 
-/// `n` distinct free TCP ports on 127.0.0.1 (all bound at once, then released).
-fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .context("cannot find free ports on 127.0.0.1")?;
-    Ok(listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<Vec<_>, _>>()?)
+/// A free TCP port on 127.0.0.1, held by a socket that is bound with `SO_REUSEADDR` but never
+/// listens: a server binding with `SO_REUSEADDR` (tokio and std both do) can listen on it, and no
+/// other `bind(0)` on the machine is given it while the reservation lives.
+#[derive(Debug)]
+pub struct PortReservation {
+    port: u16,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl PortReservation {
+    /// The reserved port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Reserves `n` distinct free ports on 127.0.0.1 (see [`PortReservation`]).
+pub fn reserve_ports(n: usize) -> anyhow::Result<Vec<PortReservation>> {
+    let reserve = || -> std::io::Result<PortReservation> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        Ok(PortReservation { port: socket.local_addr()?.port(), _socket: socket })
+    };
+    (0..n).map(|_| reserve()).collect::<Result<Vec<_>, _>>().context("cannot reserve free ports on 127.0.0.1")
 }

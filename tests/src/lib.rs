@@ -35,7 +35,7 @@ mod ready;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use cluster::{Cluster, ClusterOptions, PeerAddresses};
+pub use cluster::{Cluster, ClusterOptions, PeerAddresses, PortReservation, reserve_ports};
 
 /// How often [`wait_until`] polls.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(25);

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::net::TcpListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use kahuna_schema::Code;
 use kahuna_tests::raw::{GetReq, RawConn, RequestHeader, SetReq};
-use kahuna_tests::{server_binary, wait_until};
+use kahuna_tests::{PortReservation, reserve_ports, server_binary, wait_until};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -138,10 +137,11 @@ impl Drop for Server {
     }
 }
 
-/// `n` distinct free ports on 127.0.0.1 (bound at once, then released).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("local addr").port()).collect()
+/// `n` distinct free ports on 127.0.0.1, reserved while the returned guards live (a server can
+/// still listen on them; see `kahuna_tests::PortReservation`).
+fn free_ports<const N: usize>() -> ([u16; N], Vec<PortReservation>) {
+    let reservations = reserve_ports(N).expect("reserve free ports");
+    (std::array::from_fn(|i| reservations[i].port()), reservations)
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -219,7 +219,7 @@ type BadCase<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
 #[test]
 fn bad_settings_exit_2_naming_the_setting_before_touching_disk() {
     let dir = temp_dir();
-    let port = free_ports(1)[0];
+    let ([port], _ports) = free_ports();
     let listen = format!("127.0.0.1:{port}");
     let file = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -294,7 +294,7 @@ fn bad_settings_exit_2_naming_the_setting_before_touching_disk() {
 #[test]
 fn the_file_then_variables_then_flags_decide() {
     let dir = temp_dir();
-    let [file_port, env_port] = free_ports(2)[..] else { unreachable!() };
+    let ([file_port, env_port], _ports) = free_ports();
     let config = dir.path().join("kahuna.toml");
     std::fs::write(
         &config,
@@ -342,7 +342,8 @@ fn the_file_then_variables_then_flags_decide() {
 fn without_flags_the_data_goes_under_kahuna_home_and_one_node_serves() {
     let dir = temp_dir();
     let home = dir.path().join("my-home");
-    let address = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let ([port], _ports) = free_ports();
+    let address = format!("127.0.0.1:{port}");
 
     // Phase 1: only --listen (the default port may be taken on a test machine) and KAHUNA_HOME.
     let env = [("KAHUNA_HOME", home.display().to_string())];
@@ -370,7 +371,7 @@ fn without_flags_the_data_goes_under_kahuna_home_and_one_node_serves() {
 #[test]
 fn a_bootstrapped_data_dir_refuses_another_identity_and_keeps_its_data() {
     let dir = temp_dir();
-    let [port, other_port] = free_ports(2)[..] else { unreachable!() };
+    let ([port, other_port], _ports) = free_ports();
     let address = format!("127.0.0.1:{port}");
     let data_dir = dir.path().join("data").display().to_string();
     let settings = |node: &str, name: &str, partitions: &str, peers: &str| {
@@ -427,7 +428,7 @@ fn a_bootstrapped_data_dir_refuses_another_identity_and_keeps_its_data() {
 #[test]
 fn two_servers_cannot_share_a_data_dir() {
     let dir = temp_dir();
-    let [first_port, second_port] = free_ports(2)[..] else { unreachable!() };
+    let ([first_port, second_port], _ports) = free_ports();
     let data_dir = dir.path().join("shared").display().to_string();
     let start = |name: &str, port: u16| {
         let list = args(&["--listen", &format!("127.0.0.1:{port}"), "--data-dir", &data_dir]);
@@ -457,7 +458,8 @@ fn two_servers_cannot_share_a_data_dir() {
 #[test]
 fn sigterm_and_sigint_stop_the_server_with_exit_0() {
     let dir = temp_dir();
-    let address = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let ([port], _ports) = free_ports();
+    let address = format!("127.0.0.1:{port}");
     let data_dir = dir.path().join("data").display().to_string();
     let list = args(&["--listen", &address, "--data-dir", &data_dir]);
 

@@ -46,3 +46,29 @@ fn three_nodes_start_serve_lose_one_and_stop() {
     cluster.stop_all();
     assert!(cluster.endpoints().is_empty());
 }
+
+/// Regression (CI, seed 13): a node's port was released before the node listened, a nemesis
+/// proxy link was given the same port by `bind(0)`, and the node failed with "address in use".
+#[test]
+fn a_reserved_port_is_kept_from_other_sockets_but_a_server_can_listen_on_it() {
+    let reservations = kahuna_tests::reserve_ports(3).expect("reserve");
+    let ports: Vec<u16> = reservations.iter().map(|r| r.port()).collect();
+    assert_eq!(ports.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "distinct ports: {ports:?}");
+    let address = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let plain_bind = |port: u16| tokio::net::TcpSocket::new_v4().expect("socket").bind(address(port));
+
+    // A socket without SO_REUSEADDR (what bind(0) checks a candidate port against) is refused...
+    for &port in &ports {
+        let error = plain_bind(port).expect_err("the reserved port is taken");
+        assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse, "port {port}: {error}");
+    }
+    // ...while a server binding with SO_REUSEADDR, as kahuna-server does, listens and accepts.
+    let listener = std::net::TcpListener::bind(address(ports[0])).expect("the server can listen on it");
+    std::net::TcpStream::connect(address(ports[0])).expect("connect");
+    listener.accept().expect("accept");
+    drop(listener);
+
+    // Dropping the reservation frees the port.
+    drop(reservations);
+    plain_bind(ports[1]).expect("the port is free once the reservation is dropped");
+}
