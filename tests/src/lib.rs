@@ -56,6 +56,15 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// The repository root. Read from `CARGO_MANIFEST_DIR` at run time (cargo and nextest set it)
+/// rather than at compile time, so a test binary reused from a target directory that was built
+/// in another checkout still looks at this one.
+pub fn repo_root() -> PathBuf {
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().expect("tests/ has a parent").to_path_buf()
+}
+
 /// The `kahuna-server` binary: `$KAHUNA_SERVER_BIN`, else `kahuna-server` next to the running
 /// executable (a tool in `target/release`) or in the directory above it (a test in
 /// `target/release/deps`).

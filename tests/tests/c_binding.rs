@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ impl CBuild {
                 lib_dir.display()
             );
         }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf();
+        let root = kahuna_tests::repo_root();
         let dir = tempfile::Builder::new().prefix("kahuna-c-").tempdir().expect("a temp dir");
         CBuild { dir, lib_dir, root }
     }

@@ -40,7 +40,7 @@ impl CSharpBuild {
         let dir = tempfile::Builder::new().prefix("kahuna-csharp-").tempdir().expect("a temp dir");
         std::fs::copy(&lib, dir.path().join("libkahuna.so")).expect("copy libkahuna.so next to the programs");
 
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+        let root = &kahuna_tests::repo_root();
         let csharp = root.join("bindings/csharp");
         let dll = dir.path().join("Kahuna.Client.dll");
         mcs(Command::new("mcs")

@@ -1,7 +1,6 @@
 //! The C example (`examples/c/hello.c`) compiles against `kahuna.h` and `libkahuna`, and does
 //! set / get / compare-and-set against a real cluster.
 
-use std::path::Path;
 use std::process::Command;
 
 use kahuna_tests::{Cluster, ClusterOptions};
@@ -15,7 +14,7 @@ fn the_c_example_runs_against_a_real_cluster() {
         "no libkahuna.so in {}: build it with cargo build --release --workspace",
         lib_dir.display()
     );
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+    let root = &kahuna_tests::repo_root();
     let dir = tempfile::Builder::new().prefix("kahuna-example-c-").tempdir().expect("a temp dir");
     let program = dir.path().join("hello");
     let gcc = Command::new("gcc")

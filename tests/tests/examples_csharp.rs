@@ -1,7 +1,7 @@
 //! The C# example (`examples/csharp/Hello.cs`) compiles with Mono's `mcs` against
 //! `bindings/csharp` and does set / get / compare-and-set against a real cluster.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use kahuna_tests::{Cluster, ClusterOptions};
@@ -18,7 +18,7 @@ fn mcs(args: &[String]) {
 fn the_csharp_example_runs_against_a_real_cluster() {
     let lib = kahuna_tests::server_binary().with_file_name("libkahuna.so");
     assert!(lib.is_file(), "no {}: build it with cargo build --release --workspace", lib.display());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+    let root = &kahuna_tests::repo_root();
     let dir = tempfile::Builder::new().prefix("kahuna-example-csharp-").tempdir().expect("a temp dir");
     std::fs::copy(&lib, dir.path().join("libkahuna.so")).expect("copy libkahuna.so next to the program");
 

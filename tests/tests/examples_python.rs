@@ -3,14 +3,13 @@
 //! Needs the `kahuna` Python package installed (`python3 -m pip install ./bindings/python`,
 //! which `scripts/test.sh` does).
 
-use std::path::Path;
 use std::process::Command;
 
 use kahuna_tests::{Cluster, ClusterOptions};
 
 #[test]
 fn the_python_example_runs_against_a_real_cluster() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository root");
+    let repo = &kahuna_tests::repo_root();
     let cluster = Cluster::start(ClusterOptions::default()).expect("cluster starts");
     let out = Command::new("python3")
         .arg(repo.join("examples/python/hello.py"))

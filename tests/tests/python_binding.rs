@@ -5,7 +5,6 @@
 //! Needs the `kahuna` Python package and pytest installed:
 //! `python3 -m pip install pytest ./bindings/python` (which `scripts/test.sh` does).
 
-use std::path::Path;
 use std::process::Command;
 
 /// The command that installs what the suite needs, for error messages.
@@ -13,7 +12,7 @@ const INSTALL: &str = "python3 -m pip install pytest ./bindings/python";
 
 #[test]
 fn the_python_binding_passes_its_pytest_suite() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository root");
+    let repo = &kahuna_tests::repo_root();
     let probe = Command::new("python3")
         .args(["-c", "import kahuna, pytest; print(kahuna.__file__)"])
         .current_dir(repo)

@@ -1,7 +1,7 @@
 //! Tests of the C ABI that need no cluster: the header, argument checks, frees, panics.
 
 use std::ffi::{CStr, c_char};
-use std::path::Path;
+use std::path::PathBuf;
 use std::ptr;
 use std::time::Duration;
 
@@ -13,7 +13,11 @@ const GENERATED_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/kahuna.h"
 
 #[test]
 fn the_committed_header_is_current() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/kahuna.h");
+    // The crate directory at run time (cargo and nextest set it), not the one this binary was
+    // compiled in: a target directory may be reused from another checkout.
+    let crate_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from);
+    let path = crate_dir.join("include/kahuna.h");
     if std::env::var_os("KAHUNA_BLESS").is_some() {
         std::fs::write(&path, GENERATED_HEADER).expect("write include/kahuna.h");
         return;

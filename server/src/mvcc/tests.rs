@@ -152,7 +152,11 @@ fn run_script(text: &str) -> String {
 
 #[test]
 fn golden_scripts() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mvcc/testscripts");
+    // The crate directory at run time (cargo and nextest set it): a reused target directory
+    // may hold a binary compiled in another checkout.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from);
+    let dir = crate_dir.join("src/mvcc/testscripts");
     let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
     assert!(paths.len() >= 5, "scripts missing in {}", dir.display());
