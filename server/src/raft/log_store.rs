@@ -1,8 +1,15 @@
 //! The Raft log of one partition, in `Cf::Log`, with vote and pointers in `Cf::Raft`.
+//!
+//! The newest entries are also kept decoded in memory ([`Tail`]): a leader reads every entry it
+//! appends back at least three times soon after (once per follower to replicate it, once to
+//! apply it), and serving those reads from memory saves a RocksDB iterator, a seek through the
+//! memtable and a decode each. The engine stays the source of truth: the tail only answers a
+//! range it holds completely, and is cut before the engine on truncate and purge.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError, Vote};
@@ -13,18 +20,96 @@ use crate::storage::{Cf, Engine, WriteBatch, keys};
 const VOTE: u8 = b'v';
 const PURGED: u8 = b'p';
 
-/// A partition's log store. Clones share the engine and read the same log.
+/// Most entries the tail keeps per partition.
+const TAIL_ENTRIES: usize = 256;
+/// Most encoded bytes the tail keeps per partition (a batch entry can carry many values).
+const TAIL_BYTES: usize = 1 << 20;
+
+/// The newest appended entries of a partition, decoded, with consecutive indexes.
+#[derive(Default)]
+struct Tail {
+    /// Entries and their encoded sizes, oldest first; indexes are consecutive.
+    entries: VecDeque<(Entry, usize)>,
+    bytes: usize,
+}
+
+impl Tail {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|(e, _)| e.log_id.index)
+    }
+
+    fn next_index(&self) -> Option<u64> {
+        self.entries.back().map(|(e, _)| e.log_id.index + 1)
+    }
+
+    /// Adds freshly appended entries; a gap (never expected) restarts the tail.
+    fn push(&mut self, entry: Entry, size: usize) {
+        if self.next_index().is_some_and(|next| next != entry.log_id.index) {
+            self.clear();
+        }
+        self.entries.push_back((entry, size));
+        self.bytes += size;
+        while self.entries.len() > TAIL_ENTRIES || (self.bytes > TAIL_BYTES && self.entries.len() > 1) {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((_, size)) = self.entries.pop_front() {
+            self.bytes -= size;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+
+    /// Forgets entries at or after `index` (a truncated suffix).
+    fn truncate_from(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|(e, _)| e.log_id.index >= index) {
+            if let Some((_, size)) = self.entries.pop_back() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// Forgets entries at or before `index` (a purged prefix).
+    fn purge_upto(&mut self, index: u64) {
+        while self.entries.front().is_some_and(|(e, _)| e.log_id.index <= index) {
+            self.pop_front();
+        }
+    }
+
+    /// Entries `start..end` (`end = None`: through the last), if the tail holds all of them.
+    fn get(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry>> {
+        let (first, next) = (self.first_index()?, self.next_index()?);
+        let end = end.unwrap_or(next);
+        if start < first || end > next {
+            return None;
+        }
+        let skip = (start - first) as usize;
+        Some(self.entries.iter().skip(skip).take(end.saturating_sub(start) as usize).map(|(e, _)| e.clone()).collect())
+    }
+}
+
+/// A partition's log store. Clones share the engine, the tail, and read the same log.
 #[derive(Clone)]
 pub struct LogStore {
     partition: u32,
     engine: Arc<dyn Engine>,
     syncer: Syncer,
+    tail: Arc<Mutex<Tail>>,
 }
 
 impl LogStore {
     /// The log of `partition` in `engine`, made durable by `syncer`.
     pub fn new(partition: u32, engine: Arc<dyn Engine>, syncer: Syncer) -> Self {
-        Self { partition, engine, syncer }
+        Self { partition, engine, syncer, tail: Arc::default() }
+    }
+
+    fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        self.tail.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn entry_key(&self, index: u64) -> Vec<u8> {
@@ -42,7 +127,8 @@ impl LogStore {
         }
     }
 
-    fn bounds(&self, range: impl RangeBounds<u64>) -> Option<(Vec<u8>, Vec<u8>)> {
+    /// `range` as `start..end` (`end = None`: unbounded); `None` when it is empty.
+    fn bounds(range: impl RangeBounds<u64>) -> Option<(u64, Option<u64>)> {
         let start = match range.start_bound() {
             Bound::Included(&i) => i,
             Bound::Excluded(&i) => i.checked_add(1)?,
@@ -53,12 +139,10 @@ impl LogStore {
             Bound::Excluded(&i) => Some(i),
             Bound::Unbounded => None,
         };
-        let to = match end {
-            Some(e) if e <= start => return None,
-            Some(e) => self.entry_key(e),
-            None => keys::partition_range(self.partition).1,
-        };
-        Some((self.entry_key(start), to))
+        match end {
+            Some(e) if e <= start => None,
+            _ => Some((start, end)),
+        }
     }
 }
 
@@ -75,7 +159,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        let Some((from, to)) = self.bounds(range) else { return Ok(Vec::new()) };
+        let Some((start, end)) = Self::bounds(range) else { return Ok(Vec::new()) };
+        if let Some(entries) = self.tail().get(start, end) {
+            return Ok(entries);
+        }
+        let from = self.entry_key(start);
+        let to = end.map_or_else(|| keys::partition_range(self.partition).1, |e| self.entry_key(e));
         let mut entries = Vec::new();
         for item in self.engine.scan(Cf::Log, &from, &to) {
             let (_, bytes) = item.map_err(read_err)?;
@@ -131,16 +220,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut b = WriteBatch::new();
+        let mut appended = Vec::new();
         for entry in entries {
-            b.put(Cf::Log, self.entry_key(entry.log_id.index), encode(&entry));
+            let bytes = encode(&entry);
+            let size = bytes.len();
+            b.put(Cf::Log, self.entry_key(entry.log_id.index), bytes);
+            appended.push((entry, size));
         }
         // Readable now; durable when the sync thread calls back.
         self.engine.write(b).map_err(write_err)?;
+        let mut tail = self.tail();
+        for (entry, size) in appended {
+            tail.push(entry, size);
+        }
+        drop(tail);
         self.syncer.flushed(callback);
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.tail().truncate_from(log_id.index);
         let mut b = WriteBatch::new();
         b.delete_range(Cf::Log, self.entry_key(log_id.index), keys::partition_range(self.partition).1);
         self.engine.write(b).map_err(write_err)
@@ -153,6 +252,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .barrier()
             .await
             .map_err(|e| -> StorageError { StorageIOError::write_logs(openraft::AnyError::error(e)).into() })?;
+        self.tail().purge_upto(log_id.index);
         let mut b = WriteBatch::new();
         b.put(Cf::Raft, self.meta_key(PURGED), encode(&log_id));
         b.delete_range(Cf::Log, self.entry_key(0), self.entry_key(log_id.index + 1));
@@ -184,6 +284,96 @@ mod tests {
             .unwrap();
             Ok((dir, log, sm))
         }
+    }
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: openraft::EntryPayload::Blank,
+        }
+    }
+
+    fn indexes(entries: Option<Vec<Entry>>) -> Option<Vec<u64>> {
+        entries.map(|v| v.iter().map(|e| e.log_id.index).collect())
+    }
+
+    #[test]
+    fn the_tail_answers_only_ranges_it_holds_completely() {
+        let mut tail = Tail::default();
+        assert_eq!(indexes(tail.get(0, None)), None, "an empty tail answers nothing");
+        for i in 5..10 {
+            tail.push(entry(i), 10);
+        }
+        assert_eq!(indexes(tail.get(5, Some(10))), Some(vec![5, 6, 7, 8, 9]));
+        assert_eq!(indexes(tail.get(7, None)), Some(vec![7, 8, 9]));
+        assert_eq!(indexes(tail.get(6, Some(8))), Some(vec![6, 7]));
+        assert_eq!(indexes(tail.get(4, Some(8))), None, "index 4 is only in the engine");
+        assert_eq!(indexes(tail.get(8, Some(11))), None, "index 10 does not exist yet");
+
+        // A truncated suffix and a purged prefix leave the tail.
+        tail.truncate_from(8);
+        assert_eq!(indexes(tail.get(5, None)), Some(vec![5, 6, 7]));
+        assert_eq!(indexes(tail.get(5, Some(9))), None);
+        tail.purge_upto(5);
+        assert_eq!(indexes(tail.get(5, None)), None);
+        assert_eq!(indexes(tail.get(6, None)), Some(vec![6, 7]));
+        assert_eq!(tail.bytes, 20);
+
+        // Appending after the truncation continues; a gap or an overlap restarts the tail.
+        tail.push(entry(8), 10);
+        assert_eq!(indexes(tail.get(6, None)), Some(vec![6, 7, 8]));
+        tail.push(entry(20), 10);
+        assert_eq!(indexes(tail.get(20, None)), Some(vec![20]));
+        assert_eq!(indexes(tail.get(8, None)), None);
+        tail.push(entry(20), 10);
+        assert_eq!(indexes(tail.get(20, None)), Some(vec![20]));
+        assert_eq!(tail.bytes, 10);
+    }
+
+    #[test]
+    fn the_tail_keeps_a_bounded_number_of_entries_and_bytes() {
+        let mut tail = Tail::default();
+        for i in 0..(TAIL_ENTRIES as u64 + 10) {
+            tail.push(entry(i), 1);
+        }
+        assert_eq!(tail.entries.len(), TAIL_ENTRIES);
+        assert_eq!(tail.first_index(), Some(10));
+        tail.push(entry(TAIL_ENTRIES as u64 + 10), TAIL_BYTES);
+        assert_eq!(tail.entries.len(), 1, "one huge entry pushes the others out");
+        tail.push(entry(TAIL_ENTRIES as u64 + 11), TAIL_BYTES);
+        assert_eq!(tail.entries.len(), 1, "and is itself pushed out by the next");
+        assert_eq!(tail.bytes, TAIL_BYTES);
+    }
+
+    /// The store reads back through the tail what it wrote to the engine, also after a restart
+    /// (empty tail) and across truncation and purge.
+    #[test]
+    fn reads_agree_with_the_engine_with_and_without_the_tail() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+            let mut store = LogStore::new(3, engine.clone(), Syncer::start(engine.clone()));
+            let mut b = WriteBatch::new();
+            for i in 1..=20 {
+                b.put(Cf::Log, store.entry_key(i), encode(&entry(i)));
+            }
+            engine.write(b).unwrap();
+            for i in 15..=20 {
+                store.tail().push(entry(i), 10);
+            }
+            store.truncate(entry(18).log_id).await.unwrap();
+            store.purge(entry(3).log_id).await.unwrap();
+            let fresh = LogStore::new(3, engine.clone(), Syncer::start(engine.clone()));
+            for range in [(4, 18), (15, 17), (15, 18), (16, 30), (1, 5), (10, 16)] {
+                let cached = store.clone().try_get_log_entries(range.0..range.1).await.unwrap();
+                let read = fresh.clone().try_get_log_entries(range.0..range.1).await.unwrap();
+                let expected: Vec<u64> = (range.0.max(4)..range.1.min(18)).collect();
+                assert_eq!(indexes(Some(cached)), Some(expected.clone()), "range {range:?} with the tail");
+                assert_eq!(indexes(Some(read)), Some(expected), "range {range:?} from the engine");
+            }
+            let open_ended = store.clone().try_get_log_entries(16..).await.unwrap();
+            assert_eq!(indexes(Some(open_ended)), Some(vec![16, 17]), "the truncated suffix is gone from the tail");
+        });
     }
 
     /// openraft's own conformance suite for log stores and state machines.
