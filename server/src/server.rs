@@ -75,6 +75,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         pipeline: config.raft.pipeline,
         retention: config.retention.revisions,
         lease: Duration::from_millis(config.raft.election_timeout_max_ms / 2),
+        report_before_sync: members.addresses.len() > 1,
     };
     let cluster = Arc::new(
         Cluster::start(
@@ -112,10 +113,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         syncer.stats().jobs.load(Ordering::Relaxed),
         syncer.stats().sync_micros.load(Ordering::Relaxed),
     );
+    // Connections that are still open may keep partitions (and their sync handles) alive
+    // until the runtime drops: stop the sync thread explicitly so it lets go of the database.
     if workers.is_local() {
         workers.shutdown();
+        syncer.stop();
     } else {
-        tokio::task::block_in_place(|| workers.shutdown());
+        tokio::task::block_in_place(|| {
+            workers.shutdown();
+            syncer.stop();
+        });
     }
     drop((service, cluster, syncer));
     engine.close().map_err(|e| format!("closing the database: {e}"))?;

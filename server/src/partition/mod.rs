@@ -32,7 +32,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::hlc::Clock;
-use crate::raft::{self, Command, CommandResult, LogStore, Network, Raft, StateMachine, StateView, Syncer, Transport};
+use crate::raft::{
+    self, Command, CommandResult, LogStore, Network, Raft, RaftReply, RaftRequest, StateMachine, StateView, Syncer,
+    Transport,
+};
 use crate::storage::Engine;
 
 pub use reads::Leadership;
@@ -90,6 +93,9 @@ pub struct Options {
     pub retention: usize,
     /// How long a quorum acknowledgement lets the leader serve without a read-index round.
     pub lease: Duration,
+    /// Report log appends to openraft before their fsync, overlapping a leader's fsync with
+    /// replication (`raft::log_store`). Only safe with more than one voter.
+    pub report_before_sync: bool,
 }
 
 /// One partition's Raft group on this node.
@@ -99,6 +105,7 @@ pub struct Partition {
     view: Arc<StateView>,
     proposer: proposer::Handle,
     reads: reads::Reads,
+    syncer: Syncer,
 }
 
 impl Partition {
@@ -114,7 +121,7 @@ impl Partition {
         transport: Arc<dyn Transport>,
         snapshot_dir: PathBuf,
     ) -> Result<Partition, String> {
-        let log = LogStore::new(id, engine.clone(), syncer);
+        let log = LogStore::new(id, engine.clone(), syncer.clone()).report_before_sync(options.report_before_sync);
         let sm = StateMachine::open(raft::StateMachineConfig {
             partition: id,
             engine,
@@ -124,13 +131,13 @@ impl Partition {
         })
         .map_err(|e| format!("opening the state machine of partition {id}: {e}"))?;
         let view = sm.view();
-        let network = Network::new(id, transport);
+        let network = Network::new(id, transport, syncer.clone());
         let raft = Raft::new(node_id, options.raft.clone(), network, log, sm)
             .await
             .map_err(|e| format!("starting the Raft group of partition {id}: {e}"))?;
         let proposer = proposer::spawn(id, raft.clone(), clock, options);
         let reads = reads::Reads::start(id, node_id, raft.clone(), options.lease);
-        Ok(Partition { id, raft, view, proposer, reads })
+        Ok(Partition { id, raft, view, proposer, reads, syncer })
     }
 
     /// The partition id.
@@ -141,6 +148,12 @@ impl Partition {
     /// The openraft handle.
     pub fn raft(&self) -> &Raft {
         &self.raft
+    }
+
+    /// Hands a Raft message from a peer to this group; `Err` when no answer may be sent (see
+    /// [`RaftRequest::deliver`]).
+    pub async fn deliver(&self, request: RaftRequest) -> Result<RaftReply, String> {
+        request.deliver(&self.raft, &self.syncer).await
     }
 
     /// The state machine's data, for reads after a barrier.

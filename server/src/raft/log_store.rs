@@ -5,6 +5,13 @@
 //! apply it), and serving those reads from memory saves a RocksDB iterator, a seek through the
 //! memtable and a decode each. The engine stays the source of truth: the tail only answers a
 //! range it holds completely, and is cut before the engine on truncate and purge.
+//!
+//! With [`LogStore::report_before_sync`] an append is reported to openraft as soon as it is
+//! written, and the fsync runs behind it: openraft 0.9 waits for that report before it
+//! replicates what it just appended, so reporting after the fsync would put the leader's fsync
+//! and the followers' one after another on every write's path. Safety then rests on
+//! `raft::network`: no acknowledgement of an append leaves a follower, and none is counted by a
+//! leader, before the log it covers is durable on that node (see docs/raft.md).
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -100,12 +107,22 @@ pub struct LogStore {
     engine: Arc<dyn Engine>,
     syncer: Syncer,
     tail: Arc<Mutex<Tail>>,
+    report_before_sync: bool,
 }
 
 impl LogStore {
     /// The log of `partition` in `engine`, made durable by `syncer`.
     pub fn new(partition: u32, engine: Arc<dyn Engine>, syncer: Syncer) -> Self {
-        Self { partition, engine, syncer, tail: Arc::default() }
+        Self { partition, engine, syncer, tail: Arc::default(), report_before_sync: false }
+    }
+
+    /// Reports appends to openraft once written instead of once durable (see the module doc).
+    /// Only for groups with more than one voter, whose commits need an acknowledgement that
+    /// `raft::network` holds back until the log is durable; a lone voter commits on its own
+    /// report.
+    pub fn report_before_sync(mut self, enabled: bool) -> Self {
+        self.report_before_sync = enabled;
+        self
     }
 
     fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
@@ -234,7 +251,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             tail.push(entry, size);
         }
         drop(tail);
-        self.syncer.flushed(callback);
+        if self.report_before_sync {
+            self.syncer.written();
+            callback.log_io_completed(Ok(()));
+        } else {
+            self.syncer.flushed(callback);
+        }
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::{NodeId, Raft, TypeConfig};
+use super::{NodeId, Raft, Syncer, TypeConfig};
 
 /// A Raft message for one partition group.
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,13 +38,22 @@ pub enum RaftReply {
 }
 
 impl RaftRequest {
-    /// Delivers the request to the local group and returns its answer.
-    pub async fn deliver(self, raft: &Raft) -> RaftReply {
-        match self {
-            RaftRequest::AppendEntries(r) => RaftReply::AppendEntries(raft.append_entries(r).await),
+    /// Delivers the request to the local group and returns its answer. An acceptance of
+    /// appended entries is returned only once they are durable here (the log store may have
+    /// reported them to openraft before the fsync, see `raft::log_store`); `Err` when they
+    /// cannot be made durable, and then nothing may be answered.
+    pub async fn deliver(self, raft: &Raft, syncer: &Syncer) -> Result<RaftReply, String> {
+        Ok(match self {
+            RaftRequest::AppendEntries(r) => {
+                let reply = raft.append_entries(r).await;
+                if reply.is_ok() {
+                    syncer.wait_durable(syncer.requested()).await?;
+                }
+                RaftReply::AppendEntries(reply)
+            }
             RaftRequest::Vote(r) => RaftReply::Vote(raft.vote(r).await),
             RaftRequest::InstallSnapshot(r) => RaftReply::InstallSnapshot(raft.install_snapshot(r).await),
-        }
+        })
     }
 }
 
@@ -78,12 +87,14 @@ pub trait Transport: Send + Sync + 'static {
 pub struct Network {
     partition: u32,
     transport: Arc<dyn Transport>,
+    syncer: Syncer,
 }
 
 impl Network {
-    /// The network of `partition`'s group over `transport`.
-    pub fn new(partition: u32, transport: Arc<dyn Transport>) -> Self {
-        Self { partition, transport }
+    /// The network of `partition`'s group over `transport`; `syncer` makes this node's log
+    /// durable (see [`Link`]).
+    pub fn new(partition: u32, transport: Arc<dyn Transport>, syncer: Syncer) -> Self {
+        Self { partition, transport, syncer }
     }
 }
 
@@ -91,15 +102,23 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Link;
 
     async fn new_client(&mut self, target: NodeId, _node: &openraft::BasicNode) -> Link {
-        Link { target, partition: self.partition, transport: self.transport.clone() }
+        Link { target, partition: self.partition, transport: self.transport.clone(), syncer: self.syncer.clone() }
     }
 }
 
 /// The connection from one group member to another.
+///
+/// A follower's acceptance of appended entries is handed to openraft only once the entries
+/// are durable on this node too: a leader whose log store reports appends before the fsync
+/// (`raft::log_store`) counts itself towards a commit at once, so holding back the other
+/// votes is what keeps "committed" meaning "durable on a majority". The leader's fsync began
+/// when the entries were appended, before they were sent, so the wait is usually over before
+/// the follower's answer (which needs its own fsync) arrives.
 pub struct Link {
     target: NodeId,
     partition: u32,
     transport: Arc<dyn Transport>,
+    syncer: Syncer,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -128,8 +147,17 @@ impl RaftNetwork<TypeConfig> for Link {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        // Every entry in `rpc` was appended, and handed to the sync thread, before this call.
+        let ticket = self.syncer.requested();
         match self.send(RaftRequest::AppendEntries(rpc), &option).await.map_err(transport_error)? {
-            RaftReply::AppendEntries(r) => r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e))),
+            RaftReply::AppendEntries(r) => {
+                let response = r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))?;
+                self.syncer
+                    .wait_durable(ticket)
+                    .await
+                    .map_err(|e| RPCError::Unreachable(Unreachable::new(&TransportError::Unreachable(e))))?;
+                Ok(response)
+            }
             _ => Err(mismatched()),
         }
     }
@@ -150,5 +178,168 @@ impl RaftNetwork<TypeConfig> for Link {
             RaftReply::Vote(r) => r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e))),
             _ => Err(mismatched()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Condvar, Mutex};
+
+    use openraft::Vote;
+    use openraft::raft::AppendEntriesResponse;
+
+    use super::*;
+    use crate::storage::{Cf, Engine, MemoryEngine, Reader, Scan, WriteBatch};
+
+    /// An engine whose fsync blocks until the test opens the gate.
+    struct GatedEngine {
+        inner: MemoryEngine,
+        open: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl GatedEngine {
+        fn new(open: bool) -> Arc<GatedEngine> {
+            Arc::new(GatedEngine { inner: MemoryEngine::new(), open: Mutex::new(open), opened: Condvar::new() })
+        }
+
+        fn open_gate(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+
+        fn close_gate(&self) {
+            *self.open.lock().unwrap() = false;
+        }
+    }
+
+    impl Reader for GatedEngine {
+        fn get(&self, cf: Cf, key: &[u8]) -> crate::storage::Result<Option<Vec<u8>>> {
+            self.inner.get(cf, key)
+        }
+        fn scan(&self, cf: Cf, from: &[u8], to: &[u8]) -> Scan<'_> {
+            self.inner.scan(cf, from, to)
+        }
+        fn scan_rev(&self, cf: Cf, from: &[u8], to: &[u8]) -> Scan<'_> {
+            self.inner.scan_rev(cf, from, to)
+        }
+    }
+
+    impl Engine for GatedEngine {
+        fn write(&self, batch: WriteBatch) -> crate::storage::Result<()> {
+            self.inner.write(batch)
+        }
+        fn sync(&self) -> crate::storage::Result<()> {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+            Ok(())
+        }
+        fn snapshot(&self) -> Box<dyn Reader + '_> {
+            self.inner.snapshot()
+        }
+    }
+
+    /// A peer that accepts every append at once.
+    struct AcceptingPeer;
+
+    impl Transport for AcceptingPeer {
+        fn send(
+            &self,
+            _: NodeId,
+            _: u32,
+            _: RaftRequest,
+            _: Duration,
+        ) -> BoxFuture<'static, Result<RaftReply, TransportError>> {
+            Box::pin(async { Ok(RaftReply::AppendEntries(Ok(AppendEntriesResponse::Success))) })
+        }
+    }
+
+    /// The leader must not count a follower's acceptance while its own copy of the entries
+    /// may still be lost: the answer waits for the leader's fsync.
+    #[test]
+    fn a_followers_acceptance_waits_for_the_leaders_own_fsync() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let engine =
+                Arc::new(GatedEngine { inner: MemoryEngine::new(), open: Mutex::new(false), opened: Condvar::new() });
+            let syncer = Syncer::start(engine.clone());
+            syncer.written(); // the leader appended; its fsync is stuck behind the gate
+            let mut network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone());
+            let mut link = network.new_client(2, &openraft::BasicNode::default()).await;
+            let request = || AppendEntriesRequest {
+                vote: Vote::new(1, 1),
+                prev_log_id: None,
+                entries: Vec::new(),
+                leader_commit: None,
+            };
+            let option = || RPCOption::new(Duration::from_secs(5));
+
+            let held = tokio::time::timeout(Duration::from_millis(100), link.append_entries(request(), option())).await;
+            assert!(held.is_err(), "the acceptance was handed over before the leader's fsync");
+
+            engine.open_gate();
+            let answer = tokio::time::timeout(Duration::from_secs(5), link.append_entries(request(), option())).await;
+            assert!(matches!(answer, Ok(Ok(AppendEntriesResponse::Success))), "{answer:?}");
+            syncer.stop();
+        });
+    }
+
+    /// A follower whose log store reports appends before the fsync must still not answer
+    /// "accepted" before the entries are durable on it.
+    #[test]
+    fn a_follower_answers_an_append_only_once_it_is_durable() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = GatedEngine::new(true);
+            let syncer = Syncer::start(engine.clone());
+            let log = super::super::LogStore::new(0, engine.clone(), syncer.clone()).report_before_sync(true);
+            let sm = super::super::StateMachine::open(super::super::StateMachineConfig {
+                partition: 0,
+                engine: engine.clone(),
+                clock: Arc::new(crate::hlc::Clock::new(Duration::from_secs(5))),
+                retention: 16,
+                snapshot_dir: dir.path().to_path_buf(),
+            })
+            .unwrap();
+            let config = Arc::new(openraft::Config::default().validate().unwrap());
+            let network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone());
+            let raft = Raft::new(2, config, network, log, sm).await.unwrap();
+            let leader = openraft::CommittedLeaderId::new(1, 1);
+            let append = |prev: Option<u64>, entries: Vec<u64>| {
+                RaftRequest::AppendEntries(AppendEntriesRequest {
+                    vote: Vote::new_committed(1, 1),
+                    prev_log_id: prev.map(|i| openraft::LogId::new(leader, i)),
+                    entries: entries
+                        .into_iter()
+                        .map(|i| openraft::Entry {
+                            log_id: openraft::LogId::new(leader, i),
+                            payload: openraft::EntryPayload::Blank,
+                        })
+                        .collect(),
+                    leader_commit: None,
+                })
+            };
+
+            // The first message makes the follower save the leader's vote (a synced write).
+            let first = append(None, vec![1]).deliver(&raft, &syncer).await.unwrap();
+            assert!(matches!(first, RaftReply::AppendEntries(Ok(AppendEntriesResponse::Success))), "{first:?}");
+
+            // With the disk stuck, the next append is written and reported to openraft, but
+            // no answer leaves.
+            engine.close_gate();
+            let delivery = append(Some(1), vec![2, 3]).deliver(&raft, &syncer);
+            tokio::pin!(delivery);
+            let held = tokio::time::timeout(Duration::from_millis(150), &mut delivery).await;
+            assert!(held.is_err(), "the follower answered before its fsync: {held:?}");
+            engine.open_gate();
+            let answer = tokio::time::timeout(Duration::from_secs(5), delivery).await.expect("answered once durable");
+            assert!(matches!(answer, Ok(RaftReply::AppendEntries(Ok(AppendEntriesResponse::Success)))), "{answer:?}");
+
+            raft.shutdown().await.unwrap();
+            syncer.stop();
+        });
     }
 }

@@ -1,16 +1,42 @@
 //! Group commit: one thread that makes queued log appends durable with one fsync each round.
+//!
+//! Every log append takes a ticket (a sequence number) when it is handed to the thread; after
+//! each fsync the thread publishes the highest ticket it covered as the *durable mark*. Code
+//! that must not let something out before the log is durable (a Raft acknowledgement, see
+//! `raft::network`) reads [`Syncer::requested`] and waits with [`Syncer::wait_durable`].
+//!
+//! A ticket taken after a write is covered by any fsync that starts after the ticket is
+//! handed over, and tickets are handed over in an order the thread sees, so "the highest
+//! ticket in the round" is a safe mark even when several threads append at once: a smaller
+//! ticket's write happened before the larger ticket was taken.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
 use openraft::storage::LogFlushed;
+use tokio::sync::watch;
 
 use super::TypeConfig;
 use crate::storage::Engine;
 
 enum Job {
-    Flushed(LogFlushed<TypeConfig>),
-    Barrier(tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// An append that openraft waits for: call back once durable.
+    Flushed(LogFlushed<TypeConfig>, u64),
+    /// An append already reported to openraft: only the durable mark waits for it.
+    Written(u64),
+    /// Somebody waits for everything written so far.
+    Barrier(tokio::sync::oneshot::Sender<Result<(), String>>, u64),
+    /// Sync what is queued, then exit (releasing the engine).
+    Stop,
+}
+
+impl Job {
+    fn ticket(&self) -> u64 {
+        match self {
+            Job::Flushed(_, t) | Job::Written(t) | Job::Barrier(_, t) => *t,
+            Job::Stop => 0,
+        }
+    }
 }
 
 /// Counters of the group-commit thread.
@@ -24,12 +50,24 @@ pub struct SyncStats {
     pub sync_micros: AtomicU64,
 }
 
+/// What the thread has made durable.
+#[derive(Clone, Debug, Default)]
+struct Durable {
+    /// Every ticket up to this one is durable.
+    mark: u64,
+    /// Set when an fsync failed: nothing after it may be called durable.
+    failed: Option<String>,
+}
+
 /// Handle to the node's group-commit thread. Clones share the thread; it exits when the last
 /// handle is dropped.
 #[derive(Clone)]
 pub struct Syncer {
     tx: mpsc::Sender<Job>,
     stats: Arc<SyncStats>,
+    requested: Arc<AtomicU64>,
+    durable: Arc<watch::Sender<Durable>>,
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Syncer {
@@ -37,51 +75,144 @@ impl Syncer {
     pub fn start(engine: Arc<dyn Engine>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         let stats = Arc::new(SyncStats::default());
-        let thread_stats = stats.clone();
-        std::thread::Builder::new()
+        let durable = Arc::new(watch::channel(Durable::default()).0);
+        let (thread_stats, thread_durable) = (stats.clone(), durable.clone());
+        let thread = std::thread::Builder::new()
             .name("kahuna-sync".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
                     let mut jobs = vec![first];
                     jobs.extend(rx.try_iter());
+                    let stopping = jobs.iter().any(|j| matches!(j, Job::Stop));
+                    let covered = jobs.iter().map(Job::ticket).max().unwrap_or(0);
                     let started = std::time::Instant::now();
                     let result = engine.sync().map_err(|e| e.to_string());
                     thread_stats.sync_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                     thread_stats.syncs.fetch_add(1, Ordering::Relaxed);
                     thread_stats.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                    if let Err(e) = &result {
-                        tracing::error!(error = %e, "fsync of the write-ahead log failed");
+                    match &result {
+                        Ok(()) => thread_durable.send_modify(|d| {
+                            if d.failed.is_none() {
+                                d.mark = d.mark.max(covered);
+                            }
+                        }),
+                        Err(e) => {
+                            tracing::error!(error = %e, "fsync of the write-ahead log failed");
+                            thread_durable.send_modify(|d| d.failed = Some(e.clone()));
+                        }
                     }
                     for job in jobs {
                         match job {
-                            Job::Flushed(cb) => cb.log_io_completed(result.clone().map_err(std::io::Error::other)),
-                            Job::Barrier(tx) => {
+                            Job::Flushed(cb, _) => cb.log_io_completed(result.clone().map_err(std::io::Error::other)),
+                            Job::Written(_) | Job::Stop => {}
+                            Job::Barrier(tx, _) => {
                                 let _ = tx.send(result.clone());
                             }
                         }
                     }
+                    if stopping {
+                        break;
+                    }
                 }
+                // Whoever still waits, or comes later, learns that nothing more becomes durable.
+                thread_durable.send_modify(|d| {
+                    d.failed.get_or_insert_with(|| "the sync thread has stopped".to_string());
+                });
             })
             .expect("spawning the sync thread");
-        Self { tx, stats }
+        Self { tx, stats, requested: Arc::default(), durable, thread: Arc::new(std::sync::Mutex::new(Some(thread))) }
+    }
+
+    /// Makes what is queued durable, stops the thread and waits for it, so the engine is
+    /// released even while other handles still exist. Later appends fail.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Job::Stop);
+        let handle = self.thread.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the sync thread panicked");
+        }
+    }
+
+    fn ticket(&self) -> u64 {
+        self.requested.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Reports `callback` once every write issued before this call is durable.
     pub fn flushed(&self, callback: LogFlushed<TypeConfig>) {
-        if let Err(mpsc::SendError(Job::Flushed(cb))) = self.tx.send(Job::Flushed(callback)) {
+        if let Err(mpsc::SendError(Job::Flushed(cb, _))) = self.tx.send(Job::Flushed(callback, self.ticket())) {
             cb.log_io_completed(Err(std::io::Error::other("the sync thread has stopped")));
+        }
+    }
+
+    /// Makes every write issued before this call durable soon, without a callback: the
+    /// durable mark ([`Self::wait_durable`]) tells when.
+    pub fn written(&self) {
+        // A stopped thread is seen by the waiters: the mark never reaches the ticket.
+        let _ = self.tx.send(Job::Written(self.ticket()));
+    }
+
+    /// The ticket of the latest write handed to the thread: once [`Self::wait_durable`] of it
+    /// returns, every write handed over before this call is durable.
+    pub fn requested(&self) -> u64 {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// Waits until every write with a ticket up to `ticket` is durable. Fails if an fsync
+    /// failed or the thread stopped.
+    pub async fn wait_durable(&self, ticket: u64) -> Result<(), String> {
+        let mut rx = self.durable.subscribe();
+        let state = rx
+            .wait_for(|d| d.mark >= ticket || d.failed.is_some())
+            .await
+            .map_err(|_| "the sync thread has stopped".to_string())?;
+        match &state.failed {
+            Some(e) => Err(format!("fsync failed: {e}")),
+            None => Ok(()),
         }
     }
 
     /// Waits until every write issued before this call is durable.
     pub async fn barrier(&self) -> Result<(), String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(Job::Barrier(tx)).map_err(|_| "the sync thread has stopped".to_string())?;
+        self.tx.send(Job::Barrier(tx, self.requested())).map_err(|_| "the sync thread has stopped".to_string())?;
         rx.await.map_err(|_| "the sync thread has stopped".to_string())?
     }
 
     /// The thread's counters.
     pub fn stats(&self) -> &SyncStats {
         &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryEngine;
+
+    #[test]
+    fn the_durable_mark_follows_the_tickets_handed_over() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let syncer = Syncer::start(Arc::new(MemoryEngine::new()));
+            assert_eq!(syncer.requested(), 0);
+            syncer.wait_durable(0).await.expect("nothing written is durable at once");
+            syncer.written();
+            syncer.written();
+            assert_eq!(syncer.requested(), 2);
+            syncer.wait_durable(2).await.expect("both writes become durable");
+            assert!(syncer.durable.borrow().mark >= 2);
+
+            // A ticket nobody handed over is never reached.
+            let never = tokio::time::timeout(std::time::Duration::from_millis(50), syncer.wait_durable(3)).await;
+            assert!(never.is_err(), "ticket 3 was never handed over");
+            syncer.barrier().await.expect("a barrier after the writes");
+
+            // After stop, waiting fails instead of hanging, and the engine is released.
+            syncer.stop();
+            assert!(syncer.wait_durable(3).await.is_err(), "nothing becomes durable after stop");
+            assert!(syncer.barrier().await.is_err(), "a barrier after stop fails");
+        });
     }
 }

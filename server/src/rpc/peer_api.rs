@@ -47,7 +47,7 @@ impl peer::Server for PeerImpl {
             )));
         }
         let request: RaftRequest = decode("raft message", p.get_payload()?)?;
-        let reply = request.deliver(cluster.partition(partition).raft()).await;
+        let reply = cluster.partition(partition).deliver(request).await.map_err(capnp::Error::failed)?;
         let payload = postcard::to_allocvec(&reply).map_err(|e| capnp::Error::failed(e.to_string()))?;
         let mut r = results.get();
         r.set_payload(&payload);
@@ -72,7 +72,7 @@ impl peer::Server for PeerImpl {
                 .flatten();
             deliveries.push(async move {
                 match request {
-                    Some(r) => postcard::to_allocvec(&r.deliver(cluster.partition(partition).raft()).await).ok(),
+                    Some(r) => postcard::to_allocvec(&cluster.partition(partition).deliver(r).await.ok()?).ok(),
                     None => None,
                 }
             });
