@@ -90,7 +90,7 @@ fn put_newest(
     let keep = retention.max(1) as u32;
     let excess = (stored + 1).saturating_sub(keep);
     if excess > 0 {
-        for ts in oldest(st, partition, key, excess as usize)? {
+        for ts in oldest(st, partition, key, stored as usize, excess as usize)? {
             st.delete(Cf::Data, version_key(partition, key, ts));
         }
     }
