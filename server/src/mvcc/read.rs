@@ -56,14 +56,28 @@ pub(super) fn oldest(r: &dyn Reader, partition: u32, key: &str, stored: usize, n
         .collect()
 }
 
-/// Every version of `key`, newest first.
+/// Every version of `key`, newest first. Stops after as many versions as the newest one
+/// records (its `count`), so it never walks into the deletion markers that trimming leaves
+/// behind the oldest version.
 pub(super) fn versions<'r>(r: &'r dyn Reader, partition: u32, key: &str) -> impl Iterator<Item = Result<Version>> + 'r {
     let prefix = key_prefix(partition, key);
     let to = keys::prefix_end(&prefix).expect("prefix ends with 00 00");
-    r.scan(Cf::Data, &prefix, &to).map(move |item| {
-        let (k, v) = item?;
-        let (_, ts) = decode_version_key(partition, &k)?;
-        decode_record(ts, &v)
+    let mut scan = r.scan(Cf::Data, &prefix, &to);
+    // Versions still to read; unknown until the newest is read (a count of 0: no limit).
+    let mut left: Option<u32> = None;
+    std::iter::from_fn(move || {
+        if left == Some(0) {
+            return None;
+        }
+        let version = scan.next()?.and_then(|(k, v)| {
+            let (_, ts) = decode_version_key(partition, &k)?;
+            decode_record(ts, &v)
+        });
+        if let Ok(v) = &version {
+            let remaining = left.get_or_insert(if v.count == 0 { u32::MAX } else { v.count });
+            *remaining -= 1;
+        }
+        Some(version)
     })
 }
 

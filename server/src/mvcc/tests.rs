@@ -235,4 +235,13 @@ fn a_hot_keys_writes_do_not_cross_the_markers_trimming_left_behind() {
     assert_eq!(history.len(), 16, "retention keeps 16 versions");
     assert_eq!(history.first().map(|v| v.revision), Some(2_000));
     assert_eq!(history.last().map(|v| v.revision), Some(1_985));
+
+    // Reading history (a revision that is no longer kept) stops at the oldest version too.
+    set_perf_stats(PerfStatsLevel::EnableCount);
+    perf.reset();
+    let old = get_revision(&engine, 0, "hot", 3).unwrap();
+    let skipped = perf.metric(PerfMetric::InternalDeleteSkippedCount);
+    set_perf_stats(PerfStatsLevel::Disable);
+    assert!(!old.found);
+    assert!(skipped < 100, "reading history crossed {skipped} deletion markers");
 }
