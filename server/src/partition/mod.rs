@@ -33,8 +33,8 @@ use tokio::sync::watch;
 
 use crate::hlc::Clock;
 use crate::raft::{
-    self, Command, CommandResult, LogStore, Network, Raft, RaftReply, RaftRequest, StateMachine, StateView, Syncer,
-    Transport,
+    self, Command, CommandResult, LastAppend, LogStore, Network, Raft, RaftReply, RaftRequest, StateMachine, StateView,
+    Syncer, Transport,
 };
 use crate::storage::Engine;
 
@@ -106,6 +106,7 @@ pub struct Partition {
     proposer: proposer::Handle,
     reads: reads::Reads,
     syncer: Syncer,
+    last_append: LastAppend,
 }
 
 impl Partition {
@@ -122,6 +123,7 @@ impl Partition {
         snapshot_dir: PathBuf,
     ) -> Result<Partition, String> {
         let log = LogStore::new(id, engine.clone(), syncer.clone()).report_before_sync(options.report_before_sync);
+        let last_append = log.last_append();
         let sm = StateMachine::open(raft::StateMachineConfig {
             partition: id,
             engine,
@@ -131,13 +133,13 @@ impl Partition {
         })
         .map_err(|e| format!("opening the state machine of partition {id}: {e}"))?;
         let view = sm.view();
-        let network = Network::new(id, transport, syncer.clone());
+        let network = Network::new(id, transport, syncer.clone(), last_append.clone());
         let raft = Raft::new(node_id, options.raft.clone(), network, log, sm)
             .await
             .map_err(|e| format!("starting the Raft group of partition {id}: {e}"))?;
         let proposer = proposer::spawn(id, raft.clone(), clock, options);
         let reads = reads::Reads::start(id, node_id, raft.clone(), options.lease);
-        Ok(Partition { id, raft, view, proposer, reads, syncer })
+        Ok(Partition { id, raft, view, proposer, reads, syncer, last_append })
     }
 
     /// The partition id.
@@ -153,7 +155,7 @@ impl Partition {
     /// Hands a Raft message from a peer to this group; `Err` when no answer may be sent (see
     /// [`RaftRequest::deliver`]).
     pub async fn deliver(&self, request: RaftRequest) -> Result<RaftReply, String> {
-        request.deliver(&self.raft, &self.syncer).await
+        request.deliver(&self.raft, &self.syncer, &self.last_append).await
     }
 
     /// The state machine's data, for reads after a barrier.

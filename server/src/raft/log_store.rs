@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError, Vote};
 
-use super::{Entry, LogId, NodeId, StorageError, Syncer, TypeConfig, decode, encode};
+use super::{Entry, LastAppend, LogId, NodeId, StorageError, Syncer, TypeConfig, decode, encode};
 use crate::storage::{Cf, Engine, WriteBatch, keys};
 
 const VOTE: u8 = b'v';
@@ -108,12 +108,25 @@ pub struct LogStore {
     syncer: Syncer,
     tail: Arc<Mutex<Tail>>,
     report_before_sync: bool,
+    last_append: LastAppend,
 }
 
 impl LogStore {
     /// The log of `partition` in `engine`, made durable by `syncer`.
     pub fn new(partition: u32, engine: Arc<dyn Engine>, syncer: Syncer) -> Self {
-        Self { partition, engine, syncer, tail: Arc::default(), report_before_sync: false }
+        Self {
+            partition,
+            engine,
+            syncer,
+            tail: Arc::default(),
+            report_before_sync: false,
+            last_append: LastAppend::default(),
+        }
+    }
+
+    /// The ticket of this partition's latest append, for waiting until it is durable.
+    pub fn last_append(&self) -> LastAppend {
+        self.last_append.clone()
     }
 
     /// Reports appends to openraft once written instead of once durable (see the module doc).
@@ -252,10 +265,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         drop(tail);
         if self.report_before_sync {
-            self.syncer.written();
+            self.last_append.record(self.syncer.written());
             callback.log_io_completed(Ok(()));
         } else {
-            self.syncer.flushed(callback);
+            self.last_append.record(self.syncer.flushed(callback));
         }
         Ok(())
     }

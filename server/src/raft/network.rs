@@ -13,7 +13,7 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::{NodeId, Raft, Syncer, TypeConfig};
+use super::{LastAppend, NodeId, Raft, Syncer, TypeConfig};
 
 /// A Raft message for one partition group.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,12 +42,14 @@ impl RaftRequest {
     /// appended entries is returned only once they are durable here (the log store may have
     /// reported them to openraft before the fsync, see `raft::log_store`); `Err` when they
     /// cannot be made durable, and then nothing may be answered.
-    pub async fn deliver(self, raft: &Raft, syncer: &Syncer) -> Result<RaftReply, String> {
+    /// `last_append` is the group's latest append: after `append_entries` returns it covers
+    /// every entry the answer accepts.
+    pub async fn deliver(self, raft: &Raft, syncer: &Syncer, last_append: &LastAppend) -> Result<RaftReply, String> {
         Ok(match self {
             RaftRequest::AppendEntries(r) => {
                 let reply = raft.append_entries(r).await;
                 if reply.is_ok() {
-                    syncer.wait_durable(syncer.requested()).await?;
+                    syncer.wait_durable(last_append.get()).await?;
                 }
                 RaftReply::AppendEntries(reply)
             }
@@ -88,13 +90,14 @@ pub struct Network {
     partition: u32,
     transport: Arc<dyn Transport>,
     syncer: Syncer,
+    last_append: LastAppend,
 }
 
 impl Network {
     /// The network of `partition`'s group over `transport`; `syncer` makes this node's log
-    /// durable (see [`Link`]).
-    pub fn new(partition: u32, transport: Arc<dyn Transport>, syncer: Syncer) -> Self {
-        Self { partition, transport, syncer }
+    /// durable and `last_append` is the group's latest append (see [`Link`]).
+    pub fn new(partition: u32, transport: Arc<dyn Transport>, syncer: Syncer, last_append: LastAppend) -> Self {
+        Self { partition, transport, syncer, last_append }
     }
 }
 
@@ -102,7 +105,13 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Link;
 
     async fn new_client(&mut self, target: NodeId, _node: &openraft::BasicNode) -> Link {
-        Link { target, partition: self.partition, transport: self.transport.clone(), syncer: self.syncer.clone() }
+        Link {
+            target,
+            partition: self.partition,
+            transport: self.transport.clone(),
+            syncer: self.syncer.clone(),
+            last_append: self.last_append.clone(),
+        }
     }
 }
 
@@ -119,6 +128,7 @@ pub struct Link {
     partition: u32,
     transport: Arc<dyn Transport>,
     syncer: Syncer,
+    last_append: LastAppend,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -147,8 +157,9 @@ impl RaftNetwork<TypeConfig> for Link {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        // Every entry in `rpc` was appended, and handed to the sync thread, before this call.
-        let ticket = self.syncer.requested();
+        // Every entry in `rpc` was appended by this group, and handed to the sync thread,
+        // before this call.
+        let ticket = self.last_append.get();
         match self.send(RaftRequest::AppendEntries(rpc), &option).await.map_err(transport_error)? {
             RaftReply::AppendEntries(r) => {
                 let response = r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))?;
@@ -265,8 +276,10 @@ mod tests {
             let engine =
                 Arc::new(GatedEngine { inner: MemoryEngine::new(), open: Mutex::new(false), opened: Condvar::new() });
             let syncer = Syncer::start(engine.clone());
-            syncer.written(); // the leader appended; its fsync is stuck behind the gate
-            let mut network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone());
+            let last_append = LastAppend::default();
+            // The leader appended; its fsync is stuck behind the gate.
+            last_append.record(syncer.written());
+            let mut network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone(), last_append);
             let mut link = network.new_client(2, &openraft::BasicNode::default()).await;
             let request = || AppendEntriesRequest {
                 vote: Vote::new(1, 1),
@@ -296,6 +309,7 @@ mod tests {
             let engine = GatedEngine::new(true);
             let syncer = Syncer::start(engine.clone());
             let log = super::super::LogStore::new(0, engine.clone(), syncer.clone()).report_before_sync(true);
+            let last_append = log.last_append();
             let sm = super::super::StateMachine::open(super::super::StateMachineConfig {
                 partition: 0,
                 engine: engine.clone(),
@@ -305,7 +319,7 @@ mod tests {
             })
             .unwrap();
             let config = Arc::new(openraft::Config::default().validate().unwrap());
-            let network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone());
+            let network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone(), last_append.clone());
             let raft = Raft::new(2, config, network, log, sm).await.unwrap();
             let leader = openraft::CommittedLeaderId::new(1, 1);
             let append = |prev: Option<u64>, entries: Vec<u64>| {
@@ -324,13 +338,13 @@ mod tests {
             };
 
             // The first message makes the follower save the leader's vote (a synced write).
-            let first = append(None, vec![1]).deliver(&raft, &syncer).await.unwrap();
+            let first = append(None, vec![1]).deliver(&raft, &syncer, &last_append).await.unwrap();
             assert!(matches!(first, RaftReply::AppendEntries(Ok(AppendEntriesResponse::Success))), "{first:?}");
 
             // With the disk stuck, the next append is written and reported to openraft, but
             // no answer leaves.
             engine.close_gate();
-            let delivery = append(Some(1), vec![2, 3]).deliver(&raft, &syncer);
+            let delivery = append(Some(1), vec![2, 3]).deliver(&raft, &syncer, &last_append);
             tokio::pin!(delivery);
             let held = tokio::time::timeout(Duration::from_millis(150), &mut delivery).await;
             assert!(held.is_err(), "the follower answered before its fsync: {held:?}");

@@ -3,7 +3,8 @@
 //! Every log append takes a ticket (a sequence number) when it is handed to the thread; after
 //! each fsync the thread publishes the highest ticket it covered as the *durable mark*. Code
 //! that must not let something out before the log is durable (a Raft acknowledgement, see
-//! `raft::network`) reads [`Syncer::requested`] and waits with [`Syncer::wait_durable`].
+//! `raft::network`) takes the ticket of the partition's latest append ([`LastAppend`]) and
+//! waits with [`Syncer::wait_durable`].
 //!
 //! A ticket taken after a write is covered by any fsync that starts after the ticket is
 //! handed over, and tickets are handed over in an order the thread sees, so "the highest
@@ -36,6 +37,25 @@ impl Job {
             Job::Flushed(_, t) | Job::Written(t) | Job::Barrier(_, t) => *t,
             Job::Stop => 0,
         }
+    }
+}
+
+/// The ticket of a partition's latest log append, shared by its log store (which sets it) and
+/// the code that holds acknowledgements until the log is durable (which reads it). Waiting for
+/// the partition's own appends, rather than for every append of the node handed over so far,
+/// keeps an acknowledgement from waiting for an fsync round that other partitions started.
+#[derive(Clone, Debug, Default)]
+pub struct LastAppend(Arc<AtomicU64>);
+
+impl LastAppend {
+    /// The ticket of the latest append (0 before any).
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Records `ticket` (from [`Syncer::written`] or [`Syncer::flushed`]) as the latest append.
+    pub fn record(&self, ticket: u64) {
+        self.0.fetch_max(ticket, Ordering::AcqRel);
     }
 }
 
@@ -139,18 +159,23 @@ impl Syncer {
         self.requested.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// Reports `callback` once every write issued before this call is durable.
-    pub fn flushed(&self, callback: LogFlushed<TypeConfig>) {
-        if let Err(mpsc::SendError(Job::Flushed(cb, _))) = self.tx.send(Job::Flushed(callback, self.ticket())) {
+    /// Reports `callback` once every write issued before this call is durable; returns the
+    /// ticket of those writes.
+    pub fn flushed(&self, callback: LogFlushed<TypeConfig>) -> u64 {
+        let ticket = self.ticket();
+        if let Err(mpsc::SendError(Job::Flushed(cb, _))) = self.tx.send(Job::Flushed(callback, ticket)) {
             cb.log_io_completed(Err(std::io::Error::other("the sync thread has stopped")));
         }
+        ticket
     }
 
     /// Makes every write issued before this call durable soon, without a callback: the
-    /// durable mark ([`Self::wait_durable`]) tells when.
-    pub fn written(&self) {
+    /// durable mark ([`Self::wait_durable`]) of the returned ticket tells when.
+    pub fn written(&self) -> u64 {
+        let ticket = self.ticket();
         // A stopped thread is seen by the waiters: the mark never reaches the ticket.
-        let _ = self.tx.send(Job::Written(self.ticket()));
+        let _ = self.tx.send(Job::Written(ticket));
+        ticket
     }
 
     /// The ticket of the latest write handed to the thread: once [`Self::wait_durable`] of it
@@ -198,8 +223,8 @@ mod tests {
             let syncer = Syncer::start(Arc::new(MemoryEngine::new()));
             assert_eq!(syncer.requested(), 0);
             syncer.wait_durable(0).await.expect("nothing written is durable at once");
-            syncer.written();
-            syncer.written();
+            assert_eq!(syncer.written(), 1);
+            assert_eq!(syncer.written(), 2);
             assert_eq!(syncer.requested(), 2);
             syncer.wait_durable(2).await.expect("both writes become durable");
             assert!(syncer.durable.borrow().mark >= 2);
