@@ -5,7 +5,7 @@
 //! to. Killing and restarting a node keeps its id, port and data, like a machine rebooting.
 //!
 //! ```text
-//!   Cluster { tempdir, nodes: [Node { id, port, child: Option<Child>, paused }] }
+//!   Cluster { tempdir, nodes: [Node { id, reserved port, child: Option<Child>, paused }] }
 //!     start ─ ports ─ spawn all ─ wait_ready
 //!     kill (SIGKILL) / stop (SIGTERM, must exit 0) / pause (SIGSTOP) / resume / restart
 //!     Drop ─ SIGKILL + reap everything ─ remove tempdir
@@ -95,14 +95,19 @@ impl Default for ClusterOptions {
 
 pub(crate) struct Node {
     pub(crate) id: u64,
-    pub(crate) port: u16,
+    /// The node's port, kept out of other `bind(0)` calls while the cluster lives (see the
+    /// module doc).
+    pub(crate) port: PortReservation,
     pub(crate) child: Mutex<Option<Child>>,
     pub(crate) paused: bool,
-    /// Keeps `port` out of other `bind(0)` calls while the cluster lives (see the module doc).
-    _reservation: PortReservation,
 }
 
 impl Node {
+    /// The address the node listens on.
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port.port())
+    }
+
     /// The process slot (a panic while holding it does not make it unusable).
     fn lock_child(&self) -> MutexGuard<'_, Option<Child>> {
         self.child.lock().unwrap_or_else(PoisonError::into_inner)
@@ -134,13 +139,7 @@ impl Cluster {
         let nodes = reservations
             .into_iter()
             .enumerate()
-            .map(|(i, reservation)| Node {
-                id: i as u64 + 1,
-                port: reservation.port(),
-                child: Mutex::new(None),
-                paused: false,
-                _reservation: reservation,
-            })
+            .map(|(i, port)| Node { id: i as u64 + 1, port, child: Mutex::new(None), paused: false })
             .collect();
         let probe_keys = crate::ready::probe_keys(options.partitions);
         let mut cluster = Cluster { dir, options, nodes, name, probe_keys };
@@ -173,7 +172,7 @@ impl Cluster {
 
     /// The address of node `i`, whatever its state.
     pub fn endpoint(&self, i: usize) -> String {
-        format!("127.0.0.1:{}", self.nodes[i].port)
+        self.nodes[i].address()
     }
 
     /// True when node `i` has a process (running or paused).
@@ -310,7 +309,7 @@ impl Cluster {
         let mut log = OpenOptions::new().create(true).append(true).open(&log_path)?;
         let peers: Vec<String> = (self.nodes.iter().enumerate())
             .map(|(j, n)| {
-                let real = format!("127.0.0.1:{}", n.port);
+                let real = n.address();
                 match &self.options.peer_addresses {
                     Some(f) if j != i => format!("{}={}", n.id, f.address(i, j, &real)),
                     _ => format!("{}={real}", n.id),
@@ -323,7 +322,7 @@ impl Cluster {
             .arg("--node-id")
             .arg(node.id.to_string())
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", node.port))
+            .arg(node.address())
             .arg("--peers")
             .arg(peers.join(","))
             .arg("--data-dir")

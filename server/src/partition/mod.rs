@@ -33,7 +33,7 @@ use tokio::sync::watch;
 
 use crate::hlc::Clock;
 use crate::raft::{
-    self, Command, CommandResult, LastAppend, LogStore, Network, Raft, RaftReply, RaftRequest, StateMachine, StateView,
+    self, Appends, Command, CommandResult, LogStore, Network, Raft, RaftReply, RaftRequest, StateMachine, StateView,
     Syncer, Transport,
 };
 use crate::storage::Engine;
@@ -105,8 +105,7 @@ pub struct Partition {
     view: Arc<StateView>,
     proposer: proposer::Handle,
     reads: reads::Reads,
-    syncer: Syncer,
-    last_append: LastAppend,
+    appends: Appends,
 }
 
 impl Partition {
@@ -122,8 +121,8 @@ impl Partition {
         transport: Arc<dyn Transport>,
         snapshot_dir: PathBuf,
     ) -> Result<Partition, String> {
-        let log = LogStore::new(id, engine.clone(), syncer.clone()).report_before_sync(options.report_before_sync);
-        let last_append = log.last_append();
+        let log = LogStore::new(id, engine.clone(), syncer).report_before_sync(options.report_before_sync);
+        let appends = log.appends();
         let sm = StateMachine::open(raft::StateMachineConfig {
             partition: id,
             engine,
@@ -133,13 +132,13 @@ impl Partition {
         })
         .map_err(|e| format!("opening the state machine of partition {id}: {e}"))?;
         let view = sm.view();
-        let network = Network::new(id, transport, syncer.clone(), last_append.clone());
+        let network = Network::new(id, transport, appends.clone());
         let raft = Raft::new(node_id, options.raft.clone(), network, log, sm)
             .await
             .map_err(|e| format!("starting the Raft group of partition {id}: {e}"))?;
         let proposer = proposer::spawn(id, raft.clone(), clock, options);
         let reads = reads::Reads::start(id, node_id, raft.clone(), options.lease);
-        Ok(Partition { id, raft, view, proposer, reads, syncer, last_append })
+        Ok(Partition { id, raft, view, proposer, reads, appends })
     }
 
     /// The partition id.
@@ -155,7 +154,7 @@ impl Partition {
     /// Hands a Raft message from a peer to this group; `Err` when no answer may be sent (see
     /// [`RaftRequest::deliver`]).
     pub async fn deliver(&self, request: RaftRequest) -> Result<RaftReply, String> {
-        request.deliver(&self.raft, &self.syncer, &self.last_append).await
+        request.deliver(&self.raft, &self.appends).await
     }
 
     /// The state machine's data, for reads after a barrier.

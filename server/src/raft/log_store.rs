@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError, Vote};
 
-use super::{Entry, LastAppend, LogId, NodeId, StorageError, Syncer, TypeConfig, decode, encode};
+use super::{Appends, Entry, LogId, NodeId, StorageError, Syncer, TypeConfig, decode, encode};
 use crate::storage::{Cf, Engine, WriteBatch, keys};
 
 const VOTE: u8 = b'v';
@@ -105,28 +105,20 @@ impl Tail {
 pub struct LogStore {
     partition: u32,
     engine: Arc<dyn Engine>,
-    syncer: Syncer,
+    appends: Appends,
     tail: Arc<Mutex<Tail>>,
     report_before_sync: bool,
-    last_append: LastAppend,
 }
 
 impl LogStore {
     /// The log of `partition` in `engine`, made durable by `syncer`.
     pub fn new(partition: u32, engine: Arc<dyn Engine>, syncer: Syncer) -> Self {
-        Self {
-            partition,
-            engine,
-            syncer,
-            tail: Arc::default(),
-            report_before_sync: false,
-            last_append: LastAppend::default(),
-        }
+        Self { partition, engine, appends: syncer.appends(), tail: Arc::default(), report_before_sync: false }
     }
 
-    /// The ticket of this partition's latest append, for waiting until it is durable.
-    pub fn last_append(&self) -> LastAppend {
-        self.last_append.clone()
+    /// The partition's handle on the sync thread, for waiting until its appends are durable.
+    pub fn appends(&self) -> Appends {
+        self.appends.clone()
     }
 
     /// Reports appends to openraft once written instead of once durable (see the module doc).
@@ -232,7 +224,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         };
         self.engine.write(b).map_err(|e| io(&e))?;
         // A vote must be durable before it is acted on; votes are rare, so sync in place.
-        self.syncer.barrier().await.map_err(|e| io(&e))
+        self.appends.barrier().await.map_err(|e| io(&e))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
@@ -265,10 +257,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         drop(tail);
         if self.report_before_sync {
-            self.last_append.record(self.syncer.written());
+            self.appends.written();
             callback.log_io_completed(Ok(()));
         } else {
-            self.last_append.record(self.syncer.flushed(callback));
+            self.appends.flushed(callback);
         }
         Ok(())
     }
@@ -283,7 +275,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // The state machine writes that these entries produced must be durable before the
         // entries go: sync first.
-        self.syncer
+        self.appends
             .barrier()
             .await
             .map_err(|e| -> StorageError { StorageIOError::write_logs(openraft::AnyError::error(e)).into() })?;

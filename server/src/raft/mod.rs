@@ -42,7 +42,7 @@ pub use command::{Batch, BatchResponse, Command, CommandResult};
 pub use log_store::LogStore;
 pub use network::{Network, RaftReply, RaftRequest, Transport, TransportError};
 pub use state_machine::{StateMachine, StateMachineConfig, StateView};
-pub use sync::{LastAppend, SyncStats, Syncer};
+pub use sync::{Appends, SyncStats, Syncer};
 
 openraft::declare_raft_types!(
     /// The openraft type configuration of every partition group.

@@ -13,7 +13,7 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::{LastAppend, NodeId, Raft, Syncer, TypeConfig};
+use super::{Appends, NodeId, Raft, TypeConfig};
 
 /// A Raft message for one partition group.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,14 +42,14 @@ impl RaftRequest {
     /// appended entries is returned only once they are durable here (the log store may have
     /// reported them to openraft before the fsync, see `raft::log_store`); `Err` when they
     /// cannot be made durable, and then nothing may be answered.
-    /// `last_append` is the group's latest append: after `append_entries` returns it covers
+    /// `appends` are the group's: after `append_entries` returns, their latest ticket covers
     /// every entry the answer accepts.
-    pub async fn deliver(self, raft: &Raft, syncer: &Syncer, last_append: &LastAppend) -> Result<RaftReply, String> {
+    pub async fn deliver(self, raft: &Raft, appends: &Appends) -> Result<RaftReply, String> {
         Ok(match self {
             RaftRequest::AppendEntries(r) => {
                 let reply = raft.append_entries(r).await;
                 if reply.is_ok() {
-                    syncer.wait_durable(last_append.get()).await?;
+                    appends.wait_durable(appends.latest()).await?;
                 }
                 RaftReply::AppendEntries(reply)
             }
@@ -89,15 +89,14 @@ pub trait Transport: Send + Sync + 'static {
 pub struct Network {
     partition: u32,
     transport: Arc<dyn Transport>,
-    syncer: Syncer,
-    last_append: LastAppend,
+    appends: Appends,
 }
 
 impl Network {
-    /// The network of `partition`'s group over `transport`; `syncer` makes this node's log
-    /// durable and `last_append` is the group's latest append (see [`Link`]).
-    pub fn new(partition: u32, transport: Arc<dyn Transport>, syncer: Syncer, last_append: LastAppend) -> Self {
-        Self { partition, transport, syncer, last_append }
+    /// The network of `partition`'s group over `transport`; `appends` tell when the group's
+    /// log is durable on this node (see [`Link`]).
+    pub fn new(partition: u32, transport: Arc<dyn Transport>, appends: Appends) -> Self {
+        Self { partition, transport, appends }
     }
 }
 
@@ -105,13 +104,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Link;
 
     async fn new_client(&mut self, target: NodeId, _node: &openraft::BasicNode) -> Link {
-        Link {
-            target,
-            partition: self.partition,
-            transport: self.transport.clone(),
-            syncer: self.syncer.clone(),
-            last_append: self.last_append.clone(),
-        }
+        Link { target, partition: self.partition, transport: self.transport.clone(), appends: self.appends.clone() }
     }
 }
 
@@ -127,8 +120,7 @@ pub struct Link {
     target: NodeId,
     partition: u32,
     transport: Arc<dyn Transport>,
-    syncer: Syncer,
-    last_append: LastAppend,
+    appends: Appends,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -159,11 +151,11 @@ impl RaftNetwork<TypeConfig> for Link {
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
         // Every entry in `rpc` was appended by this group, and handed to the sync thread,
         // before this call.
-        let ticket = self.last_append.get();
+        let ticket = self.appends.latest();
         match self.send(RaftRequest::AppendEntries(rpc), &option).await.map_err(transport_error)? {
             RaftReply::AppendEntries(r) => {
                 let response = r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))?;
-                self.syncer
+                self.appends
                     .wait_durable(ticket)
                     .await
                     .map_err(|e| RPCError::Unreachable(Unreachable::new(&TransportError::Unreachable(e))))?;
@@ -200,6 +192,7 @@ mod tests {
     use openraft::raft::AppendEntriesResponse;
 
     use super::*;
+    use crate::raft::Syncer;
     use crate::storage::{Cf, Engine, MemoryEngine, Reader, Scan, WriteBatch};
 
     /// An engine whose fsync blocks until the test opens the gate.
@@ -273,13 +266,12 @@ mod tests {
     fn a_followers_acceptance_waits_for_the_leaders_own_fsync() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let engine =
-                Arc::new(GatedEngine { inner: MemoryEngine::new(), open: Mutex::new(false), opened: Condvar::new() });
+            let engine = GatedEngine::new(false);
             let syncer = Syncer::start(engine.clone());
-            let last_append = LastAppend::default();
+            let appends = syncer.appends();
             // The leader appended; its fsync is stuck behind the gate.
-            last_append.record(syncer.written());
-            let mut network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone(), last_append);
+            appends.written();
+            let mut network = Network::new(0, Arc::new(AcceptingPeer), appends);
             let mut link = network.new_client(2, &openraft::BasicNode::default()).await;
             let request = || AppendEntriesRequest {
                 vote: Vote::new(1, 1),
@@ -309,7 +301,7 @@ mod tests {
             let engine = GatedEngine::new(true);
             let syncer = Syncer::start(engine.clone());
             let log = super::super::LogStore::new(0, engine.clone(), syncer.clone()).report_before_sync(true);
-            let last_append = log.last_append();
+            let appends = log.appends();
             let sm = super::super::StateMachine::open(super::super::StateMachineConfig {
                 partition: 0,
                 engine: engine.clone(),
@@ -319,7 +311,7 @@ mod tests {
             })
             .unwrap();
             let config = Arc::new(openraft::Config::default().validate().unwrap());
-            let network = Network::new(0, Arc::new(AcceptingPeer), syncer.clone(), last_append.clone());
+            let network = Network::new(0, Arc::new(AcceptingPeer), appends.clone());
             let raft = Raft::new(2, config, network, log, sm).await.unwrap();
             let leader = openraft::CommittedLeaderId::new(1, 1);
             let append = |prev: Option<u64>, entries: Vec<u64>| {
@@ -338,13 +330,13 @@ mod tests {
             };
 
             // The first message makes the follower save the leader's vote (a synced write).
-            let first = append(None, vec![1]).deliver(&raft, &syncer, &last_append).await.unwrap();
+            let first = append(None, vec![1]).deliver(&raft, &appends).await.unwrap();
             assert!(matches!(first, RaftReply::AppendEntries(Ok(AppendEntriesResponse::Success))), "{first:?}");
 
             // With the disk stuck, the next append is written and reported to openraft, but
             // no answer leaves.
             engine.close_gate();
-            let delivery = append(Some(1), vec![2, 3]).deliver(&raft, &syncer, &last_append);
+            let delivery = append(Some(1), vec![2, 3]).deliver(&raft, &appends);
             tokio::pin!(delivery);
             let held = tokio::time::timeout(Duration::from_millis(150), &mut delivery).await;
             assert!(held.is_err(), "the follower answered before its fsync: {held:?}");

@@ -3,8 +3,8 @@
 //! Every log append takes a ticket (a sequence number) when it is handed to the thread; after
 //! each fsync the thread publishes the highest ticket it covered as the *durable mark*. Code
 //! that must not let something out before the log is durable (a Raft acknowledgement, see
-//! `raft::network`) takes the ticket of the partition's latest append ([`LastAppend`]) and
-//! waits with [`Syncer::wait_durable`].
+//! `raft::network`) takes the ticket of the partition's latest append ([`Appends::latest`])
+//! and waits with [`Appends::wait_durable`].
 //!
 //! A ticket taken after a write is covered by any fsync that starts after the ticket is
 //! handed over, and tickets are handed over in an order the thread sees, so "the highest
@@ -40,22 +40,45 @@ impl Job {
     }
 }
 
-/// The ticket of a partition's latest log append, shared by its log store (which sets it) and
-/// the code that holds acknowledgements until the log is durable (which reads it). Waiting for
-/// the partition's own appends, rather than for every append of the node handed over so far,
-/// keeps an acknowledgement from waiting for an fsync round that other partitions started.
-#[derive(Clone, Debug, Default)]
-pub struct LastAppend(Arc<AtomicU64>);
+/// A partition's handle on the sync thread: its log store hands appends over through it, and
+/// it remembers the ticket of the partition's latest append, which code holding
+/// acknowledgements waits for (`raft::network`). Waiting for the partition's own latest append,
+/// rather than for every append of the node handed over so far, keeps an acknowledgement from
+/// waiting for an fsync round that other partitions started.
+#[derive(Clone)]
+pub struct Appends {
+    syncer: Syncer,
+    latest: Arc<AtomicU64>,
+}
 
-impl LastAppend {
-    /// The ticket of the latest append (0 before any).
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+impl Appends {
+    /// The ticket of the partition's latest append (0 before any).
+    pub fn latest(&self) -> u64 {
+        self.latest.load(Ordering::Acquire)
     }
 
-    /// Records `ticket` (from [`Syncer::written`] or [`Syncer::flushed`]) as the latest append.
-    pub fn record(&self, ticket: u64) {
-        self.0.fetch_max(ticket, Ordering::AcqRel);
+    /// Waits until every append up to `ticket` is durable (see [`Syncer::wait_durable`]).
+    pub async fn wait_durable(&self, ticket: u64) -> Result<(), String> {
+        self.syncer.wait_durable(ticket).await
+    }
+
+    /// Hands over an append already reported to openraft ([`Syncer::written`]).
+    pub fn written(&self) {
+        self.record(self.syncer.written());
+    }
+
+    /// Hands over an append that openraft waits for ([`Syncer::flushed`]).
+    pub fn flushed(&self, callback: LogFlushed<TypeConfig>) {
+        self.record(self.syncer.flushed(callback));
+    }
+
+    /// Waits until every write issued before this call is durable ([`Syncer::barrier`]).
+    pub async fn barrier(&self) -> Result<(), String> {
+        self.syncer.barrier().await
+    }
+
+    fn record(&self, ticket: u64) {
+        self.latest.fetch_max(ticket, Ordering::AcqRel);
     }
 }
 
@@ -203,6 +226,11 @@ impl Syncer {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.tx.send(Job::Barrier(tx, self.requested())).map_err(|_| "the sync thread has stopped".to_string())?;
         rx.await.map_err(|_| "the sync thread has stopped".to_string())?
+    }
+
+    /// A handle for one partition's appends.
+    pub fn appends(&self) -> Appends {
+        Appends { syncer: self.clone(), latest: Arc::default() }
     }
 
     /// The thread's counters.
