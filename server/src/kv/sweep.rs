@@ -15,7 +15,6 @@ use super::Service;
 use crate::hlc;
 use crate::mvcc;
 use crate::raft::Command;
-use crate::storage::{Engine, Staged};
 
 /// Configuration of the sweep.
 #[derive(Clone, Debug)]
@@ -90,21 +89,27 @@ impl Service {
                 Err(e) => tracing::error!(partition = p, error = %e, "ephemeral sweep survey failed"),
                 Ok(survey) => {
                     *cursor = survey.next;
-                    let mut staged = Staged::new(&engine);
-                    let outcome: crate::storage::Result<()> = (|| {
-                        for key in &survey.dead {
-                            mvcc::purge_dead(&mut staged, p, key, dead_before)?;
-                        }
-                        if let Some(before) = old_before {
-                            for key in &survey.with_old_versions {
-                                mvcc::purge_versions_before(&mut staged, p, key, before)?;
+                    if survey.dead.is_empty() && (old_before.is_none() || survey.with_old_versions.is_empty()) {
+                        continue;
+                    }
+                    // Purged like any Ephemeral write: under the partition's writer lock, so a
+                    // write landing between the survey and the purge is seen by the re-check.
+                    let purged = self
+                        .ephemeral_write(p, |staged, _ts, _term| {
+                            let heads = &mut mvcc::Heads::disabled();
+                            for key in &survey.dead {
+                                mvcc::purge_dead(staged, heads, p, key, dead_before)?;
                             }
-                        }
-                        Ok(())
-                    })();
-                    let batch = staged.into_batch();
-                    if let Err(e) = outcome.and_then(|_| engine.write(batch)) {
-                        tracing::error!(partition = p, error = %e, "ephemeral sweep failed");
+                            if let Some(before) = old_before {
+                                for key in &survey.with_old_versions {
+                                    mvcc::purge_versions_before(staged, heads, p, key, before)?;
+                                }
+                            }
+                            Ok(())
+                        })
+                        .await;
+                    if let Err(e) = purged {
+                        tracing::debug!(partition = p, error = %e, "ephemeral sweep failed");
                     }
                 }
             }

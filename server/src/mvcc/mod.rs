@@ -22,8 +22,9 @@
 //! Reads at a timestamp `T` see the newest version with `commit_ts <= T` (a snapshot); expiry is
 //! judged at the time the caller passes. Retention keeps the newest `retention` versions per key
 //! (tombstones count); `NO_REVISION` writes drop the superseded version at once. The newest
-//! version records how many versions the key holds, so a write reads one version (and, at the
-//! retention limit, seeks to the oldest one) instead of walking the history. Physically
+//! version records how many versions the key holds, so a write reads the timestamps of the key's
+//! versions with one seek instead of decoding its history, and a partition keeps those of its
+//! recently written keys in memory ([`Heads`]) so most writes read nothing at all. Physically
 //! removing dead keys (sweep) and old versions (age retention) are explicit commands, so every
 //! replica removes exactly the same data at the same point of the log.
 //!
@@ -31,6 +32,7 @@
 //! reads a clock, spawns, or does I/O beyond the `storage::Reader` it is handed, so the same code
 //! serves the Raft state machine (RocksDB) and the Ephemeral keyspace (memory).
 
+mod heads;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -40,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::{self, keys};
 
+pub use heads::Heads;
 pub use read::{Lookup, ScanPage, Survey, Window, get_at, get_latest, get_revision, scan, survey};
 pub use write::{Condition, SetArgs, WriteOutcome, delete, extend, purge_dead, purge_versions_before, set};
 

@@ -39,21 +39,28 @@ pub(super) fn newest_at(r: &dyn Reader, partition: u32, key: &str, at: u64) -> R
     }
 }
 
-/// The commit timestamps of the `n` oldest of `key`'s `stored` versions.
+/// The newest version of `key` and the commit timestamps of its stored versions, newest first
+/// (as many as the newest version counts; a record without a count counts as one).
 ///
-/// Walks forward from the newest version and stops after `stored` of them. Trimming leaves a
-/// deletion marker behind the oldest version for every version it removed, and those markers
-/// stay in RocksDB until compaction: a walk from the old end (as this once was) crossed all of
-/// them, so a hot key's writes slowed down with every write (1 key, 1 client: 1,000 to 120
-/// puts/s within 15 s).
-pub(super) fn oldest(r: &dyn Reader, partition: u32, key: &str, stored: usize, n: usize) -> Result<Vec<u64>> {
+/// Walks forward from the newest version and stops after the versions the key holds. Trimming
+/// leaves a deletion marker behind the oldest version for every version it removed, and those
+/// markers stay in RocksDB until compaction: a walk from the old end (as the search for the
+/// oldest versions once was) crossed all of them, so a hot key's writes slowed down with every
+/// write (1 key, 1 client: 1,000 to 120 puts/s within 15 s).
+pub(super) fn head(r: &dyn Reader, partition: u32, key: &str) -> Result<Option<(Version, Vec<u64>)>> {
     let prefix = key_prefix(partition, key);
     let to = keys::prefix_end(&prefix).expect("prefix ends with 00 00");
-    r.scan(Cf::Data, &prefix, &to)
-        .take(stored)
-        .skip(stored.saturating_sub(n))
-        .map(|item| Ok(decode_version_key(partition, &item?.0)?.1))
-        .collect()
+    let mut scan = r.scan(Cf::Data, &prefix, &to);
+    let Some(first) = scan.next() else { return Ok(None) };
+    let (k, v) = first?;
+    let (_, ts) = decode_version_key(partition, &k)?;
+    let newest = decode_record(ts, &v)?;
+    let mut stamps = Vec::with_capacity(newest.count.max(1) as usize);
+    stamps.push(ts);
+    for item in scan.take(newest.count.max(1) as usize - 1) {
+        stamps.push(decode_version_key(partition, &item?.0)?.1);
+    }
+    Ok(Some((newest, stamps)))
 }
 
 /// Every version of `key`, newest first. Stops after as many versions as the newest one

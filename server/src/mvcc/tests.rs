@@ -61,7 +61,7 @@ fn write<R>(e: &MemoryEngine, f: impl FnOnce(&mut Staged<'_>) -> R) -> R {
     r
 }
 
-fn run(e: &MemoryEngine, line: &str) -> String {
+fn run(e: &MemoryEngine, heads: &mut Heads, line: &str) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (pos, named) = args(&words[1..]);
     match words[0] {
@@ -82,15 +82,15 @@ fn run(e: &MemoryEngine, line: &str) -> String {
                 no_revision: pos.iter().any(|p| p == "norev"),
             };
             let keep = named.get("keep").map_or(16, |v| v.parse().unwrap());
-            let o = write(e, |st| set(st, P, &a, num(&named, "ts"), keep).unwrap());
+            let o = write(e, |st| set(st, heads, P, &a, num(&named, "ts"), keep).unwrap());
             format!("set={} rev={}", o.applied, o.revision)
         }
         "del" => {
-            let o = write(e, |st| delete(st, P, &pos[0], num(&named, "ts"), 16).unwrap());
+            let o = write(e, |st| delete(st, heads, P, &pos[0], num(&named, "ts"), 16).unwrap());
             format!("deleted={} rev={}", o.applied, o.revision)
         }
         "extend" => {
-            let o = write(e, |st| extend(st, P, &pos[0], num(&named, "exp"), num(&named, "ts")).unwrap());
+            let o = write(e, |st| extend(st, heads, P, &pos[0], num(&named, "exp"), num(&named, "ts")).unwrap());
             format!("extended={} rev={}", o.applied, o.revision)
         }
         "get" => show(&get_latest(e, P, &pos[0], num(&named, "now")).unwrap()),
@@ -115,9 +115,14 @@ fn run(e: &MemoryEngine, line: &str) -> String {
             write!(out, "more={}", page.more).unwrap();
             out
         }
-        "purge" => format!("purged={}", write(e, |st| purge_dead(st, P, &pos[0], num(&named, "dead-before")).unwrap())),
+        "purge" => {
+            format!("purged={}", write(e, |st| purge_dead(st, heads, P, &pos[0], num(&named, "dead-before")).unwrap()))
+        }
         "purge-old" => {
-            format!("purged={}", write(e, |st| purge_versions_before(st, P, &pos[0], num(&named, "before")).unwrap()))
+            format!(
+                "purged={}",
+                write(e, |st| purge_versions_before(st, heads, P, &pos[0], num(&named, "before")).unwrap())
+            )
         }
         "dump" => {
             let (from, to) = crate::storage::keys::partition_range(P);
@@ -136,13 +141,15 @@ fn run(e: &MemoryEngine, line: &str) -> String {
     }
 }
 
-fn run_script(text: &str) -> String {
+/// Runs a script with a [`Heads`] cache of `capacity` (0: every write reads storage).
+fn run_script(text: &str, capacity: usize) -> String {
     let e = MemoryEngine::new();
+    let mut heads = Heads::new(capacity);
     let mut out = String::new();
     for line in text.lines() {
         if let Some(cmd) = line.strip_prefix("> ") {
             writeln!(out, "{line}").unwrap();
-            writeln!(out, "{}", run(&e, cmd)).unwrap();
+            writeln!(out, "{}", run(&e, &mut heads, cmd)).unwrap();
         } else if line.starts_with('#') || line.trim().is_empty() {
             writeln!(out, "{line}").unwrap();
         }
@@ -165,7 +172,15 @@ fn golden_scripts() {
     for path in paths {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with('#'), "{} must start with a comment saying what it proves", path.display());
-        let actual = run_script(&text);
+        let actual = run_script(&text, 0);
+        // The heads cache must not change a single answer: with room for one key (evicted by
+        // every other key's write) and for all of them.
+        for capacity in [1, 1024] {
+            let cached = run_script(&text, capacity);
+            if cached != actual {
+                failures.push(format!("--- {} with {capacity} cached heads\n{cached}", path.display()));
+            }
+        }
         if update {
             std::fs::write(&path, &actual).unwrap();
         } else if actual != text {
@@ -178,6 +193,7 @@ fn golden_scripts() {
 #[test]
 fn survey_finds_dead_keys_and_old_versions_in_stretches() {
     let e = MemoryEngine::new();
+    let heads = &mut Heads::disabled();
     for line in [
         "set a 1 ts=10",
         "set a 2 ts=20",
@@ -187,7 +203,7 @@ fn survey_finds_dead_keys_and_old_versions_in_stretches() {
         "set d 1 ts=14",
         "del d ts=50",
     ] {
-        run(&e, line);
+        run(&e, heads, line);
     }
     let s = survey(&e, P, None, 10, 30, Some(15)).unwrap();
     assert_eq!(s.dead, vec!["b".to_string(), "c".to_string()]);
@@ -216,7 +232,8 @@ fn a_hot_keys_writes_do_not_cross_the_markers_trimming_left_behind() {
     let set_once = |ts: u64| {
         let mut st = Staged::new(&engine);
         let args = SetArgs { key: "hot", value: b"v", expires_at: 0, condition: &Condition::None, no_revision: false };
-        let outcome = set(&mut st, 0, &args, ts, 16).unwrap();
+        // No heads: every write finds the oldest versions in storage, which is what this tests.
+        let outcome = set(&mut st, &mut Heads::disabled(), 0, &args, ts, 16).unwrap();
         engine.write(st.into_batch()).unwrap();
         outcome
     };
@@ -244,4 +261,110 @@ fn a_hot_keys_writes_do_not_cross_the_markers_trimming_left_behind() {
     set_perf_stats(PerfStatsLevel::Disable);
     assert!(!old.found);
     assert!(skipped < 100, "reading history crossed {skipped} deletion markers");
+}
+
+/// A reader that counts the scans reaching it.
+struct Counting<'a> {
+    inner: &'a MemoryEngine,
+    scans: std::cell::Cell<usize>,
+}
+
+impl Reader for Counting<'_> {
+    fn get(&self, cf: crate::storage::Cf, key: &[u8]) -> crate::storage::Result<Option<Vec<u8>>> {
+        self.inner.get(cf, key)
+    }
+
+    fn scan(&self, cf: crate::storage::Cf, from: &[u8], to: &[u8]) -> crate::storage::Scan<'_> {
+        self.scans.set(self.scans.get() + 1);
+        self.inner.scan(cf, from, to)
+    }
+
+    fn scan_rev(&self, cf: crate::storage::Cf, from: &[u8], to: &[u8]) -> crate::storage::Scan<'_> {
+        self.scans.set(self.scans.get() + 1);
+        self.inner.scan_rev(cf, from, to)
+    }
+}
+
+/// The point of [`Heads`]: a write of a recently written key reads nothing from storage, also
+/// when it trims history; a value condition still reads the stored value; a purge forgets.
+#[test]
+fn writes_of_cached_keys_read_nothing_from_storage() {
+    let e = MemoryEngine::new();
+    let counting = Counting { inner: &e, scans: std::cell::Cell::new(0) };
+    let mut heads = Heads::new(16);
+    let mut scans_of = |f: &mut dyn FnMut(&mut Staged<'_>, &mut Heads)| {
+        let before = counting.scans.get();
+        let mut st = Staged::new(&counting);
+        f(&mut st, &mut heads);
+        let batch = st.into_batch();
+        e.write(batch).unwrap();
+        counting.scans.get() - before
+    };
+    fn plain<'a>(value: &'a [u8], condition: &'a Condition) -> SetArgs<'a> {
+        SetArgs { key: "k", value, expires_at: 0, condition, no_revision: false }
+    }
+    let first = |st: &mut Staged<'_>, h: &mut Heads| {
+        assert!(set(st, h, P, &plain(b"v", &Condition::None), 1, 3).unwrap().applied)
+    };
+    assert_eq!(scans_of(&mut { first }), 1, "the first write reads storage");
+    for ts in 2..=10 {
+        let o = scans_of(&mut |st, h| {
+            let condition = Condition::IfRevision(ts as i64 - 2);
+            let o = set(st, h, P, &plain(b"v", &condition), ts, 3).unwrap();
+            assert!(o.applied, "revision {} at ts {ts}", ts - 2);
+        });
+        assert_eq!(o, 0, "write at ts {ts} read storage");
+    }
+    let history = read::versions(&e, P, "k").collect::<crate::storage::Result<Vec<_>>>().unwrap();
+    assert_eq!(history.iter().map(|v| v.ts).collect::<Vec<_>>(), vec![10, 9, 8], "retention 3, trimmed from cache");
+    assert_eq!(history[0].count, 3);
+
+    let by_value = Condition::IfValue(b"v".to_vec());
+    assert_eq!(scans_of(&mut |st, h| assert!(set(st, h, P, &plain(b"w", &by_value), 11, 3).unwrap().applied)), 1);
+    assert_eq!(scans_of(&mut |st, h| assert!(delete(st, h, P, "k", 12, 3).unwrap().applied)), 0);
+    assert_eq!(scans_of(&mut |st, h| assert!(purge_dead(st, h, P, "k", 20).unwrap())), 1);
+    // Purged: the key starts over at revision 0, read from storage again.
+    assert_eq!(
+        scans_of(&mut |st, h| assert_eq!(set(st, h, P, &plain(b"v", &Condition::None), 21, 3).unwrap().revision, 0)),
+        1
+    );
+}
+
+/// Random writes over a few keys, once through a tiny cache (constant evictions) and once
+/// without: every answer and the stored data must be identical.
+#[test]
+fn random_writes_answer_the_same_with_and_without_heads() {
+    use rand::{Rng, SeedableRng};
+
+    for seed in 0..20u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let (plain, cached) = (MemoryEngine::new(), MemoryEngine::new());
+        let (mut off, mut on) = (Heads::disabled(), Heads::new(2));
+        let keys = ["a", "b", "c", "d"];
+        for ts in 1..400u64 {
+            let key = keys[rng.random_range(0..keys.len())];
+            let retention = rng.random_range(1..5);
+            let line = match rng.random_range(0..10) {
+                0..=3 => {
+                    let cond = ["", " if=exists", " if=not-exists", " if=value:x", " if=rev:2"][rng.random_range(0..5)];
+                    let norev = if rng.random_bool(0.2) { " norev" } else { "" };
+                    let exp = if rng.random_bool(0.2) {
+                        format!(" exp={}", ts + rng.random_range(1..20))
+                    } else {
+                        String::new()
+                    };
+                    let value = ["x", "y"][rng.random_range(0..2)];
+                    format!("set {key} {value} ts={ts}{cond}{norev}{exp} keep={retention}")
+                }
+                4..=5 => format!("del {key} ts={ts}"),
+                6 => format!("extend {key} exp={} ts={ts}", ts + rng.random_range(1..30)),
+                7 => format!("purge {key} dead-before={}", ts.saturating_sub(rng.random_range(0..10))),
+                8 => format!("purge-old {key} before={}", ts.saturating_sub(rng.random_range(0..40))),
+                _ => format!("get {key} now={ts}"),
+            };
+            let expected = run(&plain, &mut off, &line);
+            assert_eq!(run(&cached, &mut on, &line), expected, "seed {seed}: {line}");
+        }
+        assert_eq!(run(&cached, &mut on, "dump"), run(&plain, &mut off, "dump"), "seed {seed}");
+    }
 }

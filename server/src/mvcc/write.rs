@@ -1,6 +1,7 @@
 //! Writes: set with conditions, delete, extend, and the purges run by the sweep.
 
-use super::read::{newest_at, oldest, versions};
+use super::heads::{Head, Heads};
+use super::read::{head, newest_at, versions};
 use super::{Version, encode_record, version_key};
 use crate::storage::{Cf, Result, Staged};
 
@@ -43,83 +44,118 @@ pub struct WriteOutcome {
     pub revision: i64,
 }
 
+/// The head of `key`: from `heads` if cached (taken out: the caller keeps what the key holds
+/// afterwards), else read from storage.
+fn load(st: &Staged<'_>, heads: &mut Heads, partition: u32, key: &str) -> Result<Option<Head>> {
+    if let Some(head) = heads.take(key) {
+        return Ok(Some(head));
+    }
+    Ok(head(st, partition, key)?.map(|(newest, stamps)| Head::new(&newest, stamps)))
+}
+
 /// Sets `args.key` at commit timestamp `ts` if the condition holds at `ts`; keeps at most
 /// `retention` versions of the key.
-pub fn set(st: &mut Staged<'_>, partition: u32, args: &SetArgs<'_>, ts: u64, retention: usize) -> Result<WriteOutcome> {
-    let current = newest_at(st, partition, args.key, u64::MAX)?;
-    let live = current.as_ref().filter(|v| v.is_live_at(ts));
+pub fn set(
+    st: &mut Staged<'_>,
+    heads: &mut Heads,
+    partition: u32,
+    args: &SetArgs<'_>,
+    ts: u64,
+    retention: usize,
+) -> Result<WriteOutcome> {
+    let current = load(st, heads, partition, args.key)?;
+    let live = current.as_ref().filter(|h| h.is_live_at(ts));
     let holds = match args.condition {
         Condition::None => true,
         Condition::IfExists => live.is_some(),
         Condition::IfNotExists => live.is_none(),
-        Condition::IfValue(expected) => live.is_some_and(|v| v.value.as_deref() == Some(expected.as_slice())),
-        Condition::IfRevision(expected) => live.is_some_and(|v| v.revision == *expected),
+        Condition::IfValue(expected) => {
+            // Heads hold no values: compare against the stored newest version.
+            live.is_some()
+                && newest_at(st, partition, args.key, u64::MAX)?
+                    .is_some_and(|v| v.value.as_deref() == Some(expected.as_slice()))
+        }
+        Condition::IfRevision(expected) => live.is_some_and(|h| h.revision == *expected),
     };
-    let current_revision = current.as_ref().map_or(-1, |v| v.revision);
+    let current_revision = current.as_ref().map_or(-1, |h| h.revision);
     if !holds {
+        if let Some(head) = current {
+            heads.keep(args.key, head);
+        }
         return Ok(WriteOutcome { applied: false, revision: current_revision });
     }
-    let mut stored = current.as_ref().map_or(0, |v| v.count.max(1));
-    if let (true, Some(superseded)) = (args.no_revision, &current) {
-        st.delete(Cf::Data, version_key(partition, args.key, superseded.ts));
-        stored -= 1;
+    let mut stamps = current.map_or_else(Vec::new, |h| h.stamps);
+    if args.no_revision && !stamps.is_empty() {
+        let superseded = stamps.remove(0);
+        st.delete(Cf::Data, version_key(partition, args.key, superseded));
     }
     let revision = current_revision + 1;
     let value = Some(args.value.to_vec());
-    put_newest(
-        st,
-        partition,
-        args.key,
-        Version { ts, revision, expires_at: args.expires_at, value, count: 0 },
-        stored,
-        retention,
-    )?;
+    let version = Version { ts, revision, expires_at: args.expires_at, value, count: 0 };
+    put_newest(st, heads, partition, args.key, version, stamps, retention);
     Ok(WriteOutcome { applied: true, revision })
 }
 
-/// Writes `version` as the newest of `key` above `stored` older versions, trimming the oldest
-/// beyond `retention`, and records the resulting count in it.
+/// Writes `version` as the newest of `key` above the versions stamped `stamps` (newest first),
+/// trimming the oldest beyond `retention`, and records the resulting count in it and in `heads`.
 fn put_newest(
     st: &mut Staged<'_>,
+    heads: &mut Heads,
     partition: u32,
     key: &str,
     mut version: Version,
-    stored: u32,
+    mut stamps: Vec<u64>,
     retention: usize,
-) -> Result<()> {
-    let keep = retention.max(1) as u32;
-    let excess = (stored + 1).saturating_sub(keep);
-    if excess > 0 {
-        for ts in oldest(st, partition, key, stored as usize, excess as usize)? {
-            st.delete(Cf::Data, version_key(partition, key, ts));
-        }
+) {
+    let keep = retention.max(1);
+    while stamps.len() >= keep {
+        let oldest = stamps.pop().expect("not empty: keep >= 1");
+        st.delete(Cf::Data, version_key(partition, key, oldest));
     }
-    version.count = stored + 1 - excess;
+    stamps.insert(0, version.ts);
+    version.count = stamps.len() as u32;
     st.put(Cf::Data, version_key(partition, key, version.ts), encode_record(&version));
-    Ok(())
+    heads.keep(key, Head::new(&version, stamps));
 }
 
 /// Deletes `key` at `ts` if it is live: writes a tombstone carrying the key's revision.
-pub fn delete(st: &mut Staged<'_>, partition: u32, key: &str, ts: u64, retention: usize) -> Result<WriteOutcome> {
-    let Some(current) = newest_at(st, partition, key, u64::MAX)? else {
+pub fn delete(
+    st: &mut Staged<'_>,
+    heads: &mut Heads,
+    partition: u32,
+    key: &str,
+    ts: u64,
+    retention: usize,
+) -> Result<WriteOutcome> {
+    let Some(current) = load(st, heads, partition, key)? else {
         return Ok(WriteOutcome { applied: false, revision: -1 });
     };
+    let revision = current.revision;
     if !current.is_live_at(ts) {
-        return Ok(WriteOutcome { applied: false, revision: current.revision });
+        heads.keep(key, current);
+        return Ok(WriteOutcome { applied: false, revision });
     }
-    let tombstone = Version { ts, revision: current.revision, expires_at: 0, value: None, count: 0 };
-    put_newest(st, partition, key, tombstone, current.count.max(1), retention)?;
-    Ok(WriteOutcome { applied: true, revision: current.revision })
+    let tombstone = Version { ts, revision, expires_at: 0, value: None, count: 0 };
+    put_newest(st, heads, partition, key, tombstone, current.stamps, retention);
+    Ok(WriteOutcome { applied: true, revision })
 }
 
 /// Sets the expiry of live `key` to `expires_at`, rewriting its latest version in place.
-pub fn extend(st: &mut Staged<'_>, partition: u32, key: &str, expires_at: u64, ts: u64) -> Result<WriteOutcome> {
+pub fn extend(
+    st: &mut Staged<'_>,
+    heads: &mut Heads,
+    partition: u32,
+    key: &str,
+    expires_at: u64,
+    ts: u64,
+) -> Result<WriteOutcome> {
     match newest_at(st, partition, key, u64::MAX)? {
         None => Ok(WriteOutcome { applied: false, revision: -1 }),
         Some(v) if !v.is_live_at(ts) => Ok(WriteOutcome { applied: false, revision: v.revision }),
         Some(mut v) => {
             v.expires_at = expires_at;
             st.put(Cf::Data, version_key(partition, key, v.ts), encode_record(&v));
+            heads.set_expiry(key, expires_at);
             Ok(WriteOutcome { applied: true, revision: v.revision })
         }
     }
@@ -127,7 +163,8 @@ pub fn extend(st: &mut Staged<'_>, partition: u32, key: &str, expires_at: u64, t
 
 /// Removes every version of `key` when its latest version died (deleted or expired) at or
 /// before `dead_before`. Returns true when the key was purged; its revision restarts at 0.
-pub fn purge_dead(st: &mut Staged<'_>, partition: u32, key: &str, dead_before: u64) -> Result<bool> {
+pub fn purge_dead(st: &mut Staged<'_>, heads: &mut Heads, partition: u32, key: &str, dead_before: u64) -> Result<bool> {
+    heads.forget(key);
     let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
     let dead = history.first().and_then(Version::died_at).is_some_and(|t| t <= dead_before);
     if dead {
@@ -139,7 +176,14 @@ pub fn purge_dead(st: &mut Staged<'_>, partition: u32, key: &str, dead_before: u
 }
 
 /// Removes the versions of `key` older than `before`, except the latest one.
-pub fn purge_versions_before(st: &mut Staged<'_>, partition: u32, key: &str, before: u64) -> Result<usize> {
+pub fn purge_versions_before(
+    st: &mut Staged<'_>,
+    heads: &mut Heads,
+    partition: u32,
+    key: &str,
+    before: u64,
+) -> Result<usize> {
+    heads.forget(key);
     let history = versions(st, partition, key).collect::<Result<Vec<Version>>>()?;
     let Some(latest) = history.first() else { return Ok(0) };
     let mut purged = 0;

@@ -16,6 +16,9 @@ use crate::mvcc;
 use crate::storage::{Cf, Engine, Staged, keys};
 
 const APPLIED: u8 = b'a';
+/// Keys whose heads a partition keeps in memory: about 300 bytes each with the default
+/// retention (16 versions), so at most ~2.5 MiB per partition.
+const HEADS_PER_PARTITION: usize = 8_192;
 const SNAPSHOT: u8 = b's';
 
 /// What the state machine has applied, stored with the data it describes.
@@ -73,6 +76,9 @@ pub struct StateMachine {
     dir: PathBuf,
     state: AppliedState,
     view: Arc<StateView>,
+    /// What writes need of the recently written keys, so they skip the storage seek. Cleared
+    /// whenever the data changes outside `apply_batch` (snapshot install) or a batch fails.
+    heads: mvcc::Heads,
     /// Serializes updates of the current-snapshot record between builder and installer.
     snapshot_lock: Arc<tokio::sync::Mutex<()>>,
     receiving: Option<PathBuf>,
@@ -117,6 +123,7 @@ impl StateMachine {
             dir: config.snapshot_dir,
             state,
             view,
+            heads: mvcc::Heads::new(HEADS_PER_PARTITION),
             snapshot_lock: Arc::new(tokio::sync::Mutex::new(())),
             receiving: None,
         })
@@ -143,15 +150,15 @@ impl StateMachine {
                         condition: &condition,
                         no_revision,
                     };
-                    let o = mvcc::set(st, p, &args, ts, self.retention)?;
+                    let o = mvcc::set(st, &mut self.heads, p, &args, ts, self.retention)?;
                     CommandResult::Write { applied: o.applied, revision: o.revision, ts }
                 }
                 Command::Delete { key } => {
-                    let o = mvcc::delete(st, p, &key, ts, self.retention)?;
+                    let o = mvcc::delete(st, &mut self.heads, p, &key, ts, self.retention)?;
                     CommandResult::Write { applied: o.applied, revision: o.revision, ts }
                 }
                 Command::Extend { key, expires_ms } => {
-                    let o = mvcc::extend(st, p, &key, expiry(expires_ms.max(1)), ts)?;
+                    let o = mvcc::extend(st, &mut self.heads, p, &key, expiry(expires_ms.max(1)), ts)?;
                     CommandResult::Write { applied: o.applied, revision: o.revision, ts }
                 }
                 Command::Advance { ts: target } => {
@@ -161,7 +168,7 @@ impl StateMachine {
                 Command::PurgeDead { keys, dead_before } => {
                     let mut count = 0;
                     for key in keys {
-                        count += u64::from(mvcc::purge_dead(st, p, &key, dead_before.min(ts))?);
+                        count += u64::from(mvcc::purge_dead(st, &mut self.heads, p, &key, dead_before.min(ts))?);
                     }
                     CommandResult::Purged { count }
                 }
@@ -177,7 +184,7 @@ impl StateMachine {
                 Command::PurgeVersions { keys, before } => {
                     let mut count = 0;
                     for key in keys {
-                        count += mvcc::purge_versions_before(st, p, &key, before.min(ts))? as u64;
+                        count += mvcc::purge_versions_before(st, &mut self.heads, p, &key, before.min(ts))? as u64;
                     }
                     CommandResult::Purged { count }
                 }
@@ -187,23 +194,9 @@ impl StateMachine {
         Ok(BatchResponse(results))
     }
 
-    fn snapshot_path(&self, file: &str) -> PathBuf {
-        self.dir.join(file)
-    }
-}
-
-impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = SnapshotBuilder;
-
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        Ok((self.state.last_applied, self.state.membership.clone()))
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResponse>, StorageError>
-    where
-        I: IntoIterator<Item = Entry> + OptionalSend,
-        I::IntoIter: OptionalSend,
-    {
+    /// Applies `entries` in one staged batch and writes it.
+    #[allow(clippy::result_large_err, reason = "openraft's error type, which `apply` returns as is")]
+    fn apply_entries(&mut self, entries: impl IntoIterator<Item = Entry>) -> Result<Vec<BatchResponse>, StorageError> {
         let engine = self.engine.clone();
         let mut st = Staged::new(&*engine);
         let mut responses = Vec::new();
@@ -228,6 +221,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clock.observe(self.state.last_ts);
         self.view.last_ts.store(self.state.last_ts, Ordering::Release);
         Ok(responses)
+    }
+
+    fn snapshot_path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.state.last_applied, self.state.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResponse>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let applied = self.apply_entries(entries);
+        if applied.is_err() {
+            // The heads already describe the failed batch's writes, which never reached storage.
+            self.heads.clear();
+        }
+        applied
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
@@ -294,6 +312,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         batch.put(Cf::State, meta_key(partition, APPLIED), encode(&state));
         let current = CurrentSnapshot { meta: meta.clone(), file: file.clone() };
         batch.put(Cf::State, meta_key(partition, SNAPSHOT), encode(&current));
+        // The snapshot replaces the partition's data: the heads describe what it held before.
+        self.heads.clear();
         self.engine.write(batch).map_err(sm_write_err)?;
         self.engine.sync().map_err(sm_write_err)?;
         self.state = state;
@@ -378,5 +398,58 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         }
         let handle = tokio::fs::File::open(self.dir.join(&file)).await.map_err(snap_err)?;
         Ok(Snapshot { meta, snapshot: Box::new(handle) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mvcc::Condition;
+    use crate::storage::MemoryEngine;
+
+    fn machine(dir: &Path) -> StateMachine {
+        StateMachine::open(StateMachineConfig {
+            partition: 0,
+            engine: Arc::new(MemoryEngine::new()),
+            clock: Arc::new(Clock::new(std::time::Duration::from_secs(5))),
+            retention: 16,
+            snapshot_dir: dir.to_path_buf(),
+        })
+        .unwrap()
+    }
+
+    /// Applies one set of `key` at log `index`; returns the revision it wrote.
+    async fn set(sm: &mut StateMachine, index: u64, key: &str) -> i64 {
+        let command = Command::Set {
+            key: key.into(),
+            value: b"v".to_vec(),
+            expires_ms: 0,
+            condition: Condition::None,
+            no_revision: false,
+        };
+        let entry = Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Batch { ts: index, commands: vec![command] }),
+        };
+        match sm.apply([entry]).await.unwrap().remove(0).0.remove(0) {
+            CommandResult::Write { applied: true, revision, .. } => revision,
+            other => panic!("set of {key} at {index}: {other:?}"),
+        }
+    }
+
+    /// A snapshot replaces the partition's data behind the heads cache: the next write must
+    /// continue from the snapshot's revision, not from what the cache remembered.
+    #[tokio::test]
+    async fn a_snapshot_install_forgets_the_cached_heads() {
+        let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut behind, mut ahead) = (machine(dirs.0.path()), machine(dirs.1.path()));
+        for index in 1..=4 {
+            set(&mut behind, index, "k").await;
+        }
+        assert_eq!(set(&mut ahead, 1, "k").await, 0);
+        let snapshot = ahead.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        behind.install_snapshot(&snapshot.meta, snapshot.snapshot).await.unwrap();
+        assert_eq!(set(&mut behind, 2, "k").await, 1, "revision after the snapshot's 0");
+        assert_eq!(set(&mut ahead, 2, "k").await, 1);
     }
 }

@@ -15,7 +15,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &DeleteRequest) ->
         Durability::Ephemeral => {
             let retention = svc.options().retention;
             svc.ephemeral_write(partition, |st, ts, _term| {
-                let o = mvcc::delete(st, partition, &r.key, ts, retention)?;
+                let o = mvcc::delete(st, &mut mvcc::Heads::disabled(), partition, &r.key, ts, retention)?;
                 Ok(Response::Delete { deleted: o.applied, revision: o.revision })
             })
             .await

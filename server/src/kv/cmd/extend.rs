@@ -23,7 +23,14 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &ExtendRequest) ->
         }
         Durability::Ephemeral => {
             svc.ephemeral_write(partition, |st, ts, _term| {
-                let o = mvcc::extend(st, partition, &r.key, crate::hlc::add_ms(ts, expires_ms), ts)?;
+                let o = mvcc::extend(
+                    st,
+                    &mut mvcc::Heads::disabled(),
+                    partition,
+                    &r.key,
+                    crate::hlc::add_ms(ts, expires_ms),
+                    ts,
+                )?;
                 Ok(Response::Extend { extended: o.applied, revision: o.revision })
             })
             .await

@@ -81,7 +81,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &SetRequest) -> Re
                     condition: &condition,
                     no_revision,
                 };
-                let o = mvcc::set(st, partition, &args, ts, retention)?;
+                let o = mvcc::set(st, &mut mvcc::Heads::disabled(), partition, &args, ts, retention)?;
                 Ok(Response::Set {
                     set: o.applied,
                     revision: o.revision,
