@@ -7,7 +7,8 @@
 //! time: capnp-rpc multiplexes them, and each caller's future is its own `spawn_local` task.
 //!
 //! ```text
-//!   TcpStream -compat-> split -> BufReader/BufWriter -> VatNetwork(Client) -> RpcSystem task
+//!   TcpStream -compat-> split -> BufReader / coalesced writer -> VatNetwork(Client) -> RpcSystem task
+//!                                              (kahuna_schema::io: one send per burst)
 //!                                                                              |
 //!   calls ---------------------------- kahuna::Client (bootstrap) <------------+
 //! ```
@@ -70,12 +71,9 @@ impl Conn {
         };
         stream.set_nodelay(true).map_err(|e| Failure::NotSent(format!("cannot set TCP_NODELAY on {address}: {e}")))?;
         let (reader, writer) = stream.compat().split();
-        let network = twoparty::VatNetwork::new(
-            futures::io::BufReader::new(reader),
-            futures::io::BufWriter::new(writer),
-            Side::Client,
-            reader_options(),
-        );
+        let (writer, flusher) = kahuna_schema::io::coalesce(writer);
+        let network =
+            twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Client, reader_options());
         let mut rpc = RpcSystem::new(Box::new(network), None);
         let kahuna: kahuna::Client = rpc.bootstrap(Side::Server);
         let disconnector = rpc.get_disconnector();
@@ -83,7 +81,7 @@ impl Conn {
         let flag = broken.clone();
         let name = address.to_string();
         let task = tokio::task::spawn_local(async move {
-            match rpc.await {
+            match futures::future::join(rpc, flusher).await.0 {
                 Ok(()) => tracing::debug!(address = %name, "connection closed"),
                 Err(e) => tracing::debug!(address = %name, error = %e, "connection failed"),
             }

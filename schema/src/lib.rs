@@ -7,6 +7,7 @@
 //! - [`routing`]: keys, buckets and the partition hash. Clients compute the same partition as
 //!   the server, so they can send a request straight to the partition's leader.
 //! - [`flags`]: the `try_set` flag bits.
+//! - [`io`]: write coalescing for Cap'n Proto connections (one `send` per burst of messages).
 
 #[allow(clippy::all, missing_docs, unused_qualifications)]
 pub mod kahuna_capnp {
@@ -20,6 +21,7 @@ pub mod peer_capnp {
 
 mod code;
 pub mod flags;
+pub mod io;
 pub mod routing;
 
 pub use code::Code;

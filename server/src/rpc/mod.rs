@@ -53,15 +53,11 @@ async fn serve_connection(stream: TcpStream, kv: Arc<kv::Service>, options: capn
         tracing::debug!(error = %e, "set_nodelay");
     }
     let (reader, writer) = stream.compat().split();
-    let network = twoparty::VatNetwork::new(
-        futures::io::BufReader::new(reader),
-        futures::io::BufWriter::new(writer),
-        Side::Server,
-        options,
-    );
+    let (writer, flusher) = kahuna_schema::io::coalesce(writer);
+    let network = twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Server, options);
     let gateway: gateway::Client = capnp_rpc::new_client(client_api::GatewayImpl { kv });
     let system = RpcSystem::new(Box::new(network), Some(gateway.client));
-    if let Err(e) = system.await {
+    if let (Err(e), ()) = futures::future::join(system, flusher).await {
         tracing::debug!(peer = ?peer, error = %e, "connection closed with an error");
     }
 }

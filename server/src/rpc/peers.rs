@@ -103,19 +103,16 @@ impl Link {
             .map_err(|e| format!("connecting to {}: {e}", self.address))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let (reader, writer) = stream.compat().split();
-        let network = twoparty::VatNetwork::new(
-            futures::io::BufReader::new(reader),
-            futures::io::BufWriter::new(writer),
-            Side::Client,
-            self.options,
-        );
+        let (writer, flusher) = kahuna_schema::io::coalesce(writer);
+        let network =
+            twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Client, self.options);
         let mut rpc = RpcSystem::new(Box::new(network), None);
         let gateway: gateway::Client = rpc.bootstrap(Side::Server);
         let generation = state.borrow().generation + 1;
         let watcher = state.clone();
         let target = self.target;
         tokio::task::spawn_local(async move {
-            if let Err(e) = rpc.await {
+            if let (Err(e), ()) = futures::future::join(rpc, flusher).await {
                 tracing::info!(peer = target, error = %e, "peer connection closed");
             }
             let mut s = watcher.borrow_mut();
