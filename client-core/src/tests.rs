@@ -46,12 +46,16 @@ fn options_are_checked() {
 
 #[test]
 fn connecting_to_nothing_fails_within_the_timeout() {
-    // A port that was free a moment ago: connections are refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A port bound but never listening: connections are refused, and no server of a test
+    // running alongside can be given the port while the socket holds it.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let options = ClientOptions { timeout: Duration::from_millis(300), ..ClientOptions::default() };
     let started = Instant::now();
     let e = BlockingClient::connect(&[format!("127.0.0.1:{port}")], options).unwrap_err();
     assert_eq!(e.code, Code::Unavailable, "{e}");
     assert!(e.message.contains(&format!("127.0.0.1:{port}")), "{e}");
     assert!(started.elapsed() < Duration::from_secs(2));
+    drop(reserved);
 }

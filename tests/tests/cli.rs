@@ -402,10 +402,11 @@ fn usage_errors_exit_2_with_clap_messages() {
 
 #[test]
 fn an_unreachable_cluster_is_unavailable_within_the_timeout() {
-    // Nothing listens on one port; the other accepts connections but never answers.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_addr = closed.local_addr().unwrap().to_string();
-    drop(closed);
+    // Nothing listens on one port; the other accepts connections but never answers. The first
+    // stays reserved (bound, never listening) so a server of a test running alongside cannot
+    // be given it.
+    let closed = kahuna_tests::reserve_ports(1).unwrap().remove(0);
+    let closed_addr = format!("127.0.0.1:{}", closed.port());
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap().to_string();
     for (endpoints, timeout) in [(closed_addr.as_str(), "500ms"), (silent_addr.as_str(), "1s")] {
@@ -418,7 +419,7 @@ fn an_unreachable_cluster_is_unavailable_within_the_timeout() {
     // KAHUNA_ENDPOINTS alone is used when there is no flag.
     let out = run_with(&closed_addr, &["--timeout", "300ms", "exists", "k"], b"").code(4);
     assert!(out.stderr.contains(&closed_addr), "{}", out.stderr);
-    drop(silent);
+    drop((closed, silent));
 }
 
 #[test]
