@@ -21,7 +21,8 @@
 //!
 //! Errors: a failed socket write is kept and returned by the next write, flush or close of
 //! the [`Coalesced`] half. Closing waits until the buffer is written, then closes the socket.
-//! Dropping the [`Coalesced`] half lets the flusher write what is left and end.
+//! Dropping the [`Coalesced`] half (the RPC system ended) lets the flusher write what the
+//! socket takes at once and end: a peer that stopped reading cannot keep the task alive.
 
 use std::cell::RefCell;
 use std::io;
@@ -41,6 +42,8 @@ struct Shared<W> {
     error: Option<(io::ErrorKind, String)>,
     /// The writer half was closed or dropped: write what is left, then end.
     done: bool,
+    /// The writer half was dropped: end as soon as the socket takes no more.
+    dropped: bool,
     /// The buffer has been written out and `inner` closed.
     closed: bool,
     flusher: Option<Waker>,
@@ -77,6 +80,7 @@ pub fn coalesce<W: AsyncWrite + Unpin>(inner: W) -> (Coalesced<W>, Flusher<W>) {
         buf: Vec::with_capacity(64 << 10),
         error: None,
         done: false,
+        dropped: false,
         closed: false,
         flusher: None,
         writer: None,
@@ -131,6 +135,7 @@ impl<W> Drop for Coalesced<W> {
     fn drop(&mut self) {
         let mut s = self.shared.borrow_mut();
         s.done = true;
+        s.dropped = true;
         s.wake_flusher();
     }
 }
@@ -165,6 +170,7 @@ impl<W: AsyncWrite + Unpin> Future for Flusher<W> {
                 };
             }
             match Pin::new(&mut s.inner).poll_write(cx, &s.buf) {
+                Poll::Pending if s.dropped => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     s.error = Some((io::ErrorKind::WriteZero, "the connection accepted no bytes".into()));
@@ -210,10 +216,15 @@ mod tests {
         writes: Vec<Vec<u8>>,
         closed: bool,
         fail: bool,
+        /// Accepts nothing, ever (a peer that stopped reading).
+        stuck: bool,
     }
 
     impl AsyncWrite for Recorder {
         fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+            if self.stuck {
+                return Poll::Pending;
+            }
             if self.fail {
                 return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer")));
             }
@@ -274,6 +285,16 @@ mod tests {
             flusher.await;
         });
         assert_eq!(shared.borrow().inner.writes, vec![b"last words".to_vec()]);
+    }
+
+    #[test]
+    fn a_dropped_writer_does_not_wait_for_a_peer_that_stopped_reading() {
+        let (mut writer, mut flusher) = coalesce(Recorder { stuck: true, ..Recorder::default() });
+        block_on(writer.write_all(b"never read")).unwrap();
+        drop(writer);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let polled = Pin::new(&mut flusher).poll(&mut cx);
+        assert_eq!(polled, Poll::Ready(()), "the flusher ends although the socket accepts no byte");
     }
 
     #[test]
