@@ -72,3 +72,22 @@ fn a_reserved_port_is_kept_from_other_sockets_but_a_server_can_listen_on_it() {
     drop(reservations);
     plain_bind(ports[1]).expect("the port is free once the reservation is dropped");
 }
+
+/// Regression: a node stopped while clients were connected left their connection tasks (and
+/// the partitions they reference) alive until its runtime dropped, after it had tried to close
+/// the database: it waited a second and logged "the database is still referenced at exit".
+#[test]
+fn nodes_stopped_under_open_client_connections_release_the_database() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).expect("the cluster starts");
+    let client = cluster.client();
+    for i in 0..20 {
+        client.try_set(&format!("open/{i}"), b"v", SetOptions::new()).expect("set");
+    }
+    cluster.stop_all(); // the client and its connections to every node stay open
+    for i in 0..cluster.len() {
+        let log = std::fs::read_to_string(cluster.log_path(i)).expect("the node's log");
+        assert!(log.contains("shutting down"), "node {i} logged its shutdown:\n{log}");
+        assert!(!log.contains("still referenced"), "node {i} closed with the database referenced:\n{log}");
+    }
+    drop(client);
+}

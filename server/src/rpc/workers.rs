@@ -9,18 +9,22 @@
 //!   `LocalSet`, while Raft runs on the main multi-thread runtime. Uses more cores for
 //!   Cap'n Proto work at the price of a thread hop per message.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 type LocalJob = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 
 /// Where connection tasks run.
 pub enum Workers {
-    /// On the calling thread's `LocalSet`.
-    Local,
+    /// On the calling thread's `LocalSet`. The tasks are kept so that [`Workers::shutdown`]
+    /// ends them: left to the `LocalSet`, an open connection would outlive the node's teardown
+    /// and keep the database referenced at exit.
+    Local(RefCell<JoinSet<()>>),
     /// On a pool of `LocalSet` threads.
     Threads {
         /// Job queues, one per thread.
@@ -37,7 +41,7 @@ impl Workers {
     /// starts `threads` worker threads named `kahuna-rpc-N`.
     pub fn start(threads: usize) -> std::io::Result<Workers> {
         if threads == 0 {
-            return Ok(Workers::Local);
+            return Ok(Workers::Local(RefCell::new(JoinSet::new())));
         }
         let mut senders = Vec::new();
         let mut handles = Vec::new();
@@ -61,16 +65,19 @@ impl Workers {
 
     /// True when connections run on the calling thread.
     pub fn is_local(&self) -> bool {
-        matches!(self, Workers::Local)
+        matches!(self, Workers::Local(_))
     }
 
-    /// Closes every connection and link served by worker threads and waits for them (local
-    /// connections end with the node's `LocalSet`).
+    /// Closes every connection and link. Worker threads are waited for; local tasks are
+    /// aborted and dropped at the `LocalSet`'s next turn.
     pub fn shutdown(self) {
-        if let Workers::Threads { senders, threads, .. } = self {
-            drop(senders);
-            for t in threads {
-                let _ = t.join();
+        match self {
+            Workers::Local(tasks) => tasks.into_inner().abort_all(),
+            Workers::Threads { senders, threads, .. } => {
+                drop(senders);
+                for t in threads {
+                    let _ = t.join();
+                }
             }
         }
     }
@@ -82,8 +89,11 @@ impl Workers {
         Fut: Future<Output = ()> + 'static,
     {
         match self {
-            Workers::Local => {
-                tokio::task::spawn_local(make());
+            Workers::Local(tasks) => {
+                let mut tasks = tasks.borrow_mut();
+                // Forget the tasks that ended (closed connections), then add this one.
+                while tasks.try_join_next().is_some() {}
+                tasks.spawn_local(make());
             }
             Workers::Threads { senders, next, .. } => {
                 let i = next.fetch_add(1, Ordering::Relaxed) % senders.len();
