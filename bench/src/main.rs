@@ -65,8 +65,9 @@ pub struct Args {
     /// Concurrent clients; in the open loop, the most requests in flight.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
-    /// Connections the clients share (each Kahuna connection has its own I/O thread).
-    #[arg(long, default_value_t = 4)]
+    /// Connections the clients share. A Kahuna connection is a `Client` handle with its own I/O
+    /// thread; the default, one shared handle, is how applications use the client.
+    #[arg(long, default_value_t = 1)]
     pub connections: usize,
     /// Open loop: total requests per second (0 = closed loop).
     #[arg(long, default_value_t = 0)]
