@@ -105,6 +105,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     rpc::serve(listener, service.clone(), &workers, reader, shutdown).await;
 
     tracing::info!("shutting down");
+    // Connections close in order first (no new requests; the service they hold is let go).
+    workers.drain(Duration::from_secs(2)).await;
     cluster.shutdown().await;
     // Tear down in dependency order so the database closes before the process exits: the
     // connections and peer links (worker threads), the service and partitions, the sync thread.

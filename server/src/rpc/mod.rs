@@ -33,6 +33,10 @@ use futures::AsyncReadExt;
 use kahuna_schema::peer_capnp::gateway;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::compat::TokioAsyncReadCompatExt;
+use tokio_util::sync::CancellationToken;
+
+/// How long a connection may take to close at shutdown.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 use crate::kv;
 
@@ -47,7 +51,12 @@ pub fn reader_options(max_message_bytes: usize) -> capnp::message::ReaderOptions
     o
 }
 
-async fn serve_connection(stream: TcpStream, kv: Arc<kv::Service>, options: capnp::message::ReaderOptions) {
+async fn serve_connection(
+    stream: TcpStream,
+    kv: Arc<kv::Service>,
+    options: capnp::message::ReaderOptions,
+    stop: CancellationToken,
+) {
     let peer = stream.peer_addr().ok();
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "set_nodelay");
@@ -57,7 +66,22 @@ async fn serve_connection(stream: TcpStream, kv: Arc<kv::Service>, options: capn
     let network = twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Server, options);
     let gateway: gateway::Client = capnp_rpc::new_client(client_api::GatewayImpl { kv });
     let system = RpcSystem::new(Box::new(network), Some(gateway.client));
-    if let (Err(e), ()) = futures::future::join(system, flusher).await {
+    let disconnector = system.get_disconnector();
+    let served = futures::future::join(system, flusher);
+    tokio::pin!(served);
+    let outcome = tokio::select! {
+        (outcome, ()) = &mut served => outcome,
+        () = stop.cancelled() => {
+            // Close in order: capnp-rpc then clears the connection's tables. Merely dropping
+            // the connection can leave capabilities (and the service they hold) referenced.
+            let closing = futures::future::join(disconnector, &mut served);
+            match tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
+                Ok((_, (outcome, ()))) => outcome,
+                Err(_) => Err(capnp::Error::failed("the connection did not close in time".into())),
+            }
+        }
+    };
+    if let Err(e) = outcome {
         tracing::debug!(peer = ?peer, error = %e, "connection closed with an error");
     }
 }
@@ -71,19 +95,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let stop = CancellationToken::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let kv = kv.clone();
-                    workers.spawn(move || serve_connection(stream, kv, options));
+                    let (kv, stop) = (kv.clone(), stop.clone());
+                    workers.spawn_connection(move || serve_connection(stream, kv, options, stop));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => {
+                stop.cancel();
+                break;
+            }
         }
     }
 }

@@ -19,12 +19,19 @@ use tokio::task::JoinSet;
 
 type LocalJob = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 
+/// The tasks of the node's own thread, kept so that shutdown can close and end them.
+#[derive(Default)]
+pub struct Local {
+    connections: JoinSet<()>,
+    links: JoinSet<()>,
+}
+
 /// Where connection tasks run.
 pub enum Workers {
     /// On the calling thread's `LocalSet`. The tasks are kept so that [`Workers::shutdown`]
     /// ends them: left to the `LocalSet`, an open connection would outlive the node's teardown
     /// and keep the database referenced at exit.
-    Local(RefCell<JoinSet<()>>),
+    Local(RefCell<Local>),
     /// On a pool of `LocalSet` threads.
     Threads {
         /// Job queues, one per thread.
@@ -41,7 +48,7 @@ impl Workers {
     /// starts `threads` worker threads named `kahuna-rpc-N`.
     pub fn start(threads: usize) -> std::io::Result<Workers> {
         if threads == 0 {
-            return Ok(Workers::Local(RefCell::new(JoinSet::new())));
+            return Ok(Workers::Local(RefCell::new(Local::default())));
         }
         let mut senders = Vec::new();
         let mut handles = Vec::new();
@@ -68,11 +75,24 @@ impl Workers {
         matches!(self, Workers::Local(_))
     }
 
-    /// Closes every connection and link. Worker threads are waited for; local tasks are
-    /// aborted and dropped at the `LocalSet`'s next turn.
+    /// Waits up to `timeout` for the local tasks to end (connections closing after
+    /// [`serve`](super::serve) returned); worker threads are waited for by [`Workers::shutdown`].
+    pub async fn drain(&self, timeout: std::time::Duration) {
+        if let Workers::Local(cell) = self {
+            // Taken out of the cell: no borrow is held across the await.
+            let mut connections = std::mem::take(&mut cell.borrow_mut().connections);
+            let _ = tokio::time::timeout(timeout, async { while connections.join_next().await.is_some() {} }).await;
+            // Whatever did not end is put back for `shutdown` to abort.
+            cell.borrow_mut().connections = connections;
+        }
+    }
+
+    /// Closes every connection and link. Worker threads are waited for; local tasks still
+    /// running are aborted and dropped at the `LocalSet`'s next turn.
     pub fn shutdown(self) {
         match self {
-            Workers::Local(tasks) => tasks.into_inner().abort_all(),
+            // Dropping a `JoinSet` aborts its tasks.
+            Workers::Local(cell) => drop(cell.into_inner()),
             Workers::Threads { senders, threads, .. } => {
                 drop(senders);
                 for t in threads {
@@ -82,15 +102,34 @@ impl Workers {
         }
     }
 
-    /// Runs the future made by `make` on the next worker (round robin).
+    /// Runs a served connection, made by `make`, on the next worker (round robin); on the
+    /// node's own thread, [`Workers::drain`] waits for it.
+    pub fn spawn_connection<F, Fut>(&self, make: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.spawn_into(make, |local| &mut local.connections)
+    }
+
+    /// Runs a long-lived task (a peer link), made by `make`, on the next worker (round robin).
     pub fn spawn<F, Fut>(&self, make: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + 'static,
     {
+        self.spawn_into(make, |local| &mut local.links)
+    }
+
+    fn spawn_into<F, Fut>(&self, make: F, set: fn(&mut Local) -> &mut JoinSet<()>)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
         match self {
-            Workers::Local(tasks) => {
-                let mut tasks = tasks.borrow_mut();
+            Workers::Local(cell) => {
+                let mut local = cell.borrow_mut();
+                let tasks = set(&mut local);
                 // Forget the tasks that ended (closed connections), then add this one.
                 while tasks.try_join_next().is_some() {}
                 tasks.spawn_local(make());
