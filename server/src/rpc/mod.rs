@@ -35,10 +35,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::kv;
+
 /// How long a connection may take to close at shutdown.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
-
-use crate::kv;
 
 pub use peers::Peers;
 pub use workers::Workers;
