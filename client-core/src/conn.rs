@@ -7,8 +7,8 @@
 //! time: capnp-rpc multiplexes them, and each caller's future is its own `spawn_local` task.
 //!
 //! ```text
-//!   TcpStream -compat-> split -> BufReader / coalesced writer -> VatNetwork(Client) -> RpcSystem task
-//!                                              (kahuna_schema::io: one send per burst)
+//!   TcpStream -> kahuna_schema::io::two_party (BufReader, coalesced writer) -> RpcSystem task
+//!                                              (one send per burst of messages)
 //!                                                                              |
 //!   calls ---------------------------- kahuna::Client (bootstrap) <------------+
 //! ```
@@ -30,12 +30,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use capnp_rpc::rpc_twoparty_capnp::Side;
-use capnp_rpc::{Disconnector, RpcSystem, twoparty};
-use futures::AsyncReadExt;
+use capnp_rpc::{Disconnector, RpcSystem};
 use kahuna_schema::kahuna_capnp::kahuna;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::error::Failure;
 
@@ -70,11 +68,8 @@ impl Conn {
             }
         };
         stream.set_nodelay(true).map_err(|e| Failure::NotSent(format!("cannot set TCP_NODELAY on {address}: {e}")))?;
-        let (reader, writer) = stream.compat().split();
-        let (writer, flusher) = kahuna_schema::io::coalesce(writer);
-        let network =
-            twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Client, reader_options());
-        let mut rpc = RpcSystem::new(Box::new(network), None);
+        let (network, flusher) = kahuna_schema::io::two_party(stream, Side::Client, reader_options());
+        let mut rpc = RpcSystem::new(network, None);
         let kahuna: kahuna::Client = rpc.bootstrap(Side::Server);
         let disconnector = rpc.get_disconnector();
         let broken = Rc::new(Cell::new(false));

@@ -19,6 +19,9 @@
 //!                                                     └─> Flusher ──one write per turn──> socket
 //! ```
 //!
+//! [`two_party`] builds the two-party network of a TCP connection this way; the server's
+//! connections, its peer links and the Rust client all use it.
+//!
 //! Errors: a failed socket write is kept and returned by the next write, flush or close of
 //! the [`Coalesced`] half. Closing waits until the buffer is written, then closes the socket.
 //! Dropping the [`Coalesced`] half (the RPC system ended) lets the flusher write what the
@@ -30,7 +33,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use capnp_rpc::rpc_twoparty_capnp::Side;
+use capnp_rpc::twoparty;
+use futures::AsyncReadExt;
 use futures::io::AsyncWrite;
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 /// Buffered bytes above which writers wait for the flusher.
 const MAX_BUFFERED: usize = 1 << 20;
@@ -60,6 +67,23 @@ impl<W> Shared<W> {
             w.wake();
         }
     }
+}
+
+/// The write half of a TCP stream, as [`two_party`] hands it to its [`Flusher`].
+pub type TcpWriteHalf = futures::io::WriteHalf<Compat<tokio::net::TcpStream>>;
+
+/// The two-party Cap'n Proto network of `stream` as `side`, with coalesced writes: poll the
+/// returned [`Flusher`] next to the `RpcSystem` built on the network
+/// (`futures::future::join(rpc_system, flusher)`).
+pub fn two_party(
+    stream: tokio::net::TcpStream,
+    side: Side,
+    options: capnp::message::ReaderOptions,
+) -> (Box<dyn capnp_rpc::VatNetwork<Side>>, Flusher<TcpWriteHalf>) {
+    let (reader, writer) = stream.compat().split();
+    let (writer, flusher) = coalesce(writer);
+    let network = twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, side, options);
+    (Box::new(network), flusher)
 }
 
 /// The half of [`coalesce`] that capnp-rpc writes to.

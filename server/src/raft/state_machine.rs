@@ -16,10 +16,10 @@ use crate::mvcc;
 use crate::storage::{Cf, Engine, Staged, keys};
 
 const APPLIED: u8 = b'a';
+const SNAPSHOT: u8 = b's';
 /// Keys whose heads a partition keeps in memory: about 300 bytes each with the default
 /// retention (16 versions), so at most ~2.5 MiB per partition.
 const HEADS_PER_PARTITION: usize = 8_192;
-const SNAPSHOT: u8 = b's';
 
 /// What the state machine has applied, stored with the data it describes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

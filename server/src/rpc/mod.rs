@@ -27,12 +27,10 @@ mod workers;
 use std::future::Future;
 use std::sync::Arc;
 
+use capnp_rpc::RpcSystem;
 use capnp_rpc::rpc_twoparty_capnp::Side;
-use capnp_rpc::{RpcSystem, twoparty};
-use futures::AsyncReadExt;
 use kahuna_schema::peer_capnp::gateway;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::compat::TokioAsyncReadCompatExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::kv;
@@ -61,11 +59,9 @@ async fn serve_connection(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "set_nodelay");
     }
-    let (reader, writer) = stream.compat().split();
-    let (writer, flusher) = kahuna_schema::io::coalesce(writer);
-    let network = twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Server, options);
+    let (network, flusher) = kahuna_schema::io::two_party(stream, Side::Server, options);
     let gateway: gateway::Client = capnp_rpc::new_client(client_api::GatewayImpl { kv });
-    let system = RpcSystem::new(Box::new(network), Some(gateway.client));
+    let system = RpcSystem::new(network, Some(gateway.client));
     let disconnector = system.get_disconnector();
     let served = futures::future::join(system, flusher);
     tokio::pin!(served);

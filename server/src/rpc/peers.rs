@@ -12,14 +12,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use capnp_rpc::RpcSystem;
 use capnp_rpc::rpc_twoparty_capnp::Side;
-use capnp_rpc::{RpcSystem, twoparty};
-use futures::AsyncReadExt;
 use futures::future::BoxFuture;
 use kahuna_schema::peer_capnp::{RaftKind, gateway, peer};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::peer_api::Forwarded;
 use super::workers::Workers;
@@ -102,11 +100,8 @@ impl Link {
             .map_err(|_| format!("connecting to {} timed out", self.address))?
             .map_err(|e| format!("connecting to {}: {e}", self.address))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (reader, writer) = stream.compat().split();
-        let (writer, flusher) = kahuna_schema::io::coalesce(writer);
-        let network =
-            twoparty::VatNetwork::new(futures::io::BufReader::new(reader), writer, Side::Client, self.options);
-        let mut rpc = RpcSystem::new(Box::new(network), None);
+        let (network, flusher) = kahuna_schema::io::two_party(stream, Side::Client, self.options);
+        let mut rpc = RpcSystem::new(network, None);
         let gateway: gateway::Client = rpc.bootstrap(Side::Server);
         let generation = state.borrow().generation + 1;
         let watcher = state.clone();
