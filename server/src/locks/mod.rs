@@ -82,9 +82,14 @@ pub struct At {
 
 impl Record {
     /// True when the lease still binds at `at`.
+    ///
+    /// The lease holds through the whole millisecond of `expires_at`: a timestamp keeps only the
+    /// whole milliseconds of the instant it was taken, so a grant committed at 1000.7 ms with a
+    /// 10 ms lease stores 1010, and counting it expired at 1010.0 would end it up to 1 ms before
+    /// "request sent + TTL", the bound a holder times itself by (docs/reliability.md, bug 7).
     pub fn is_live(&self, at: At) -> bool {
         let guard = if self.term < at.term { at.guard_ms } else { 0 };
-        self.held && at.ts < hlc::add_ms(self.expires_at, guard).max(self.expires_at)
+        self.held && hlc::physical_ms(at.ts) <= hlc::physical_ms(self.expires_at).saturating_add(guard)
     }
 }
 
