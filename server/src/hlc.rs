@@ -28,6 +28,18 @@ pub fn add_ms(ts: u64, ms: u64) -> u64 {
     pack(physical_ms(ts).saturating_add(ms).min(u64::MAX >> LOGICAL_BITS), 0)
 }
 
+/// When something granted at `ts` for `ms` milliseconds (a lock lease, a key's TTL) runs out: the
+/// first timestamp at which it no longer holds.
+///
+/// A timestamp keeps only the whole milliseconds of the instant it was taken, which lies
+/// anywhere in that millisecond, so the end is rounded up: `ts`'s milliseconds + `ms` + 1. A
+/// client that counts `ms` from before its request was sent (its own bound on a lease) is then
+/// never outlived: the grant ends no earlier than request time + `ms` (docs/reliability.md,
+/// bug 7). Saturating.
+pub fn expiry(ts: u64, ms: u64) -> u64 {
+    add_ms(ts, ms.saturating_add(1))
+}
+
 /// The timestamp `ms` milliseconds before `ts` (logical counter reset), saturating at 0.
 pub fn sub_ms(ts: u64, ms: u64) -> u64 {
     pack(physical_ms(ts).saturating_sub(ms), 0)
@@ -131,6 +143,10 @@ mod tests {
         let ts = pack(5_000, 3);
         assert_eq!(physical_ms(ts), 5_000);
         assert_eq!(add_ms(ts, 250), pack(5_250, 0));
+        // A grant taken anywhere in millisecond 5,000 with 250 ms holds through 5,250.
+        assert_eq!(expiry(pack(5_000, 0), 250), pack(5_251, 0));
+        assert_eq!(expiry(ts, 250), pack(5_251, 0));
+        assert_eq!(physical_ms(expiry(u64::MAX, u64::MAX)), u64::MAX >> LOGICAL_BITS);
         assert_eq!(physical_ms(add_ms(u64::MAX, 10)), u64::MAX >> LOGICAL_BITS);
     }
 }

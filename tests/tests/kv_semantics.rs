@@ -164,7 +164,8 @@ fn expiry_in(c: &BlockingClient, d: Durability) {
     let got = c.try_get(k, d).unwrap();
     assert!(got.found);
     assert!(got.expires_at > s.last_modified);
-    assert_eq!(kahuna_client::hlc::physical_ms(got.expires_at), kahuna_client::hlc::physical_ms(s.last_modified) + 300);
+    // The end is the commit millisecond + TTL + 1: rounded up, never before request time + TTL.
+    assert_eq!(kahuna_client::hlc::physical_ms(got.expires_at), kahuna_client::hlc::physical_ms(s.last_modified) + 301);
     wait_until("the key expires", Duration::from_secs(10), || (!c.try_get(k, d).unwrap().found).then_some(())).unwrap();
     // Expired behaves as deleted: absent for reads and conditions, no revision spent.
     let got = c.try_get(k, d).unwrap();

@@ -81,15 +81,11 @@ pub struct At {
 }
 
 impl Record {
-    /// True when the lease still binds at `at`.
-    ///
-    /// The lease holds through the whole millisecond of `expires_at`: a timestamp keeps only the
-    /// whole milliseconds of the instant it was taken, so a grant committed at 1000.7 ms with a
-    /// 10 ms lease stores 1010, and counting it expired at 1010.0 would end it up to 1 ms before
-    /// "request sent + TTL", the bound a holder times itself by (docs/reliability.md, bug 7).
+    /// True when the lease still binds at `at` (`expires_at` is the first instant it does not,
+    /// see [`hlc::expiry`]).
     pub fn is_live(&self, at: At) -> bool {
         let guard = if self.term < at.term { at.guard_ms } else { 0 };
-        self.held && hlc::physical_ms(at.ts) <= hlc::physical_ms(self.expires_at).saturating_add(guard)
+        self.held && at.ts < hlc::add_ms(self.expires_at, guard).max(self.expires_at)
     }
 }
 
@@ -134,7 +130,7 @@ pub fn lock(
     }
     let token = current.map_or(0, |r| r.token + 1);
     let record =
-        Record { owner: owner.to_vec(), expires_at: hlc::add_ms(at.ts, expires_ms), token, held: true, term: at.term };
+        Record { owner: owner.to_vec(), expires_at: hlc::expiry(at.ts, expires_ms), token, held: true, term: at.term };
     write(st, partition, resource, &record);
     Ok(Outcome::Locked { token })
 }
@@ -152,7 +148,7 @@ pub fn extend(
         None => Ok(Outcome::DoesNotExist),
         Some(rec) if rec.owner != owner => Ok(Outcome::InvalidOwner),
         Some(mut rec) => {
-            rec.expires_at = hlc::add_ms(at.ts, expires_ms);
+            rec.expires_at = hlc::expiry(at.ts, expires_ms);
             rec.term = at.term;
             write(st, partition, resource, &rec);
             Ok(Outcome::Extended { token: rec.token })

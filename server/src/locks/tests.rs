@@ -23,7 +23,7 @@ fn tokens_start_at_zero_and_grow_with_every_new_grant() {
     assert_eq!(apply(&e, |st| lock(st, P, "r", b"a", 1000, at(10))), Outcome::Locked { token: 0 });
     // The owner re-acquiring keeps its token and does not extend the lease.
     assert_eq!(apply(&e, |st| lock(st, P, "r", b"a", 9999, at(20))), Outcome::Locked { token: 0 });
-    assert_eq!(get(&e, P, "r", at(20)).unwrap().unwrap().expires_at, hlc::pack(1010, 0));
+    assert_eq!(get(&e, P, "r", at(20)).unwrap().unwrap().expires_at, hlc::pack(1011, 0));
     // Another owner is refused while the lease is live.
     assert_eq!(apply(&e, |st| lock(st, P, "r", b"b", 1000, at(1010))), Outcome::Busy);
     // After expiry the next holder gets token + 1.
@@ -74,9 +74,9 @@ fn a_new_leader_waits_out_the_previous_leaders_lease() {
 #[test]
 fn a_lease_never_ends_before_request_time_plus_ttl() {
     // Regression (docs/reliability.md, bug 7): a grant committed 0.9 ms into millisecond 1000
-    // (the holder sent its request no earlier than 1000.0) with a 10 ms lease stores 1010. The
+    // (the holder sent its request no earlier than 1000.0) with a 10 ms lease. The
     // holder may count on it until 1010.9 in real time, so every timestamp of millisecond 1010,
-    // whatever its logical counter, must still find the lock held.
+    // whatever its logical counter, must still find the lock held: the lease ends at 1011.
     let e = MemoryEngine::new();
     let granted = At { ts: hlc::pack(1000, 900), term: 1, guard_ms: 0 };
     assert_eq!(apply(&e, |st| lock(st, P, "r", b"a", 10, granted)), Outcome::Locked { token: 0 });

@@ -28,7 +28,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &ExtendRequest) ->
                     &mut mvcc::Heads::disabled(),
                     partition,
                     &r.key,
-                    crate::hlc::add_ms(ts, expires_ms),
+                    crate::hlc::expiry(ts, expires_ms),
                     ts,
                 )?;
                 Ok(Response::Extend { extended: o.applied, revision: o.revision })
