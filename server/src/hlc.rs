@@ -40,6 +40,12 @@ pub fn expiry(ts: u64, ms: u64) -> u64 {
     add_ms(ts, ms.saturating_add(1))
 }
 
+/// The expiry of a key written at `ts` with a TTL of `ms` milliseconds: 0 (never) when `ms` is
+/// 0, else [`expiry`].
+pub fn ttl_expiry(ts: u64, ms: u64) -> u64 {
+    if ms == 0 { 0 } else { expiry(ts, ms) }
+}
+
 /// The timestamp `ms` milliseconds before `ts` (logical counter reset), saturating at 0.
 pub fn sub_ms(ts: u64, ms: u64) -> u64 {
     pack(physical_ms(ts).saturating_sub(ms), 0)

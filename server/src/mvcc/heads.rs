@@ -45,7 +45,7 @@ impl Head {
 
     /// Same rule as [`Version::is_live_at`].
     pub fn is_live_at(&self, now: u64) -> bool {
-        !self.tombstone && (self.expires_at == 0 || self.expires_at > now)
+        super::live_at(!self.tombstone, self.expires_at, now)
     }
 }
 

@@ -62,10 +62,16 @@ pub struct Version {
     pub count: u32,
 }
 
+/// The liveness rule shared by stored versions and cached heads: a value that has not expired at
+/// `now` (`expires_at` is the first instant it no longer holds; 0 = never).
+fn live_at(has_value: bool, expires_at: u64, now: u64) -> bool {
+    has_value && (expires_at == 0 || expires_at > now)
+}
+
 impl Version {
     /// True when this version holds a value that has not expired at `now`.
     pub fn is_live_at(&self, now: u64) -> bool {
-        self.value.is_some() && (self.expires_at == 0 || self.expires_at > now)
+        live_at(self.value.is_some(), self.expires_at, now)
     }
 
     /// When this version stopped being live (tombstone: its write; expired: its expiry).

@@ -139,7 +139,7 @@ impl StateMachine {
         for command in batch.commands {
             let ts = batch.ts.max(self.state.last_ts + 1);
             self.state.last_ts = ts;
-            let expiry = |ms: u64| if ms == 0 { 0 } else { hlc::expiry(ts, ms) };
+            let expiry = |ms: u64| hlc::ttl_expiry(ts, ms);
             let p = self.partition;
             let result = match command {
                 Command::Set { key, value, expires_ms, condition, no_revision } => {

@@ -77,7 +77,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &SetRequest) -> Re
                 let args = mvcc::SetArgs {
                     key: &r.key,
                     value: &r.value,
-                    expires_at: if expires_ms == 0 { 0 } else { crate::hlc::expiry(ts, expires_ms) },
+                    expires_at: crate::hlc::ttl_expiry(ts, expires_ms),
                     condition: &condition,
                     no_revision,
                 };
