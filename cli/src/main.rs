@@ -181,6 +181,30 @@ mod tests {
         assert_eq!(kind(&["set", "k", "v", "--if-exists", "--if-not-exists"]), ErrorKind::ArgumentConflict);
         assert_eq!(kind(&["set", "k", "v", "--ttl", "soon"]), ErrorKind::ValueValidation);
         assert_eq!(kind(&["set", "k", "v", "--ttl=-5s"]), ErrorKind::ValueValidation);
+        // Negative values reach the value parsers, which name the argument and the problem,
+        // instead of being taken for flags.
+        for args in [
+            &["set", "k", "v", "--ttl", "-5s"][..],
+            &["cas", "k", "v", "--expect-revision", "-1"],
+            &["cas", "k", "v", "--expect-revision", "1", "--ttl", "-1m"],
+            &["get", "k", "--revision", "-1"],
+            &["extend", "k", "-1s"],
+            &["extend", "k", "0s"],
+            &["history", "k", "--limit", "-3"],
+            &["scan", "p", "--limit", "-3"],
+            &["lock", "r", "--owner", "o", "--ttl", "-10s"],
+            &["lock", "r", "--owner", "o", "--ttl", "0s"],
+            &["lock", "r", "--owner", "o", "--ttl", "10s", "--wait", "-1s"],
+            &["extend-lock", "r", "--owner", "o", "--ttl", "0"],
+        ] {
+            assert_eq!(kind(args), ErrorKind::ValueValidation, "{args:?}");
+        }
+        let message = parse(&["set", "k", "v", "--ttl", "-5s"]).unwrap_err().to_string();
+        assert!(message.contains("--ttl") && message.contains("negative"), "{message}");
+        let message = parse(&["lock", "r", "--owner", "o", "--ttl", "0s"]).unwrap_err().to_string();
+        assert!(message.contains("--ttl") && message.contains("at least 1ms"), "{message}");
+        let message = parse(&["get", "k", "--revision", "-1"]).unwrap_err().to_string();
+        assert!(message.contains("--revision") && message.contains("-1"), "{message}");
         assert_eq!(kind(&["set", "k", "v", "--bogus"]), ErrorKind::UnknownArgument);
         assert_eq!(kind(&["get", "k", "--revision", "1", "--as-of", "now"]), ErrorKind::ArgumentConflict);
         assert_eq!(kind(&["get", "k", "--as-of", "yesterday"]), ErrorKind::ValueValidation);

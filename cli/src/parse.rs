@@ -39,6 +39,15 @@ pub fn ttl(text: &str) -> Result<i64, String> {
     i64::try_from(ms).map_err(|_| format!("'{text}' is too long"))
 }
 
+/// Parses a lease or time to live that must end in the future (locks, `extend`): like [`ttl`],
+/// but at least 1ms.
+pub fn positive_ttl(text: &str) -> Result<i64, String> {
+    match ttl(text)? {
+        0 => Err(format!("'{}' is zero; it must be at least 1ms (examples: 10s, 1m 30s, 500ms)", text.trim())),
+        ms => Ok(ms),
+    }
+}
+
 /// Parses the per-call deadline (`--timeout`): a positive humantime duration.
 pub fn timeout(text: &str) -> Result<Duration, String> {
     let d = duration(text)?;
@@ -51,8 +60,12 @@ pub fn timeout(text: &str) -> Result<Duration, String> {
 /// A humantime duration that is not negative; a bare `0` is zero.
 fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if text.starts_with('-') {
-        return Err(format!("'{text}' is negative; durations must not be negative"));
+    if let Some(rest) = text.strip_prefix('-') {
+        if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!("'{text}' is negative; durations must not be negative"));
+        }
+        // Most likely the next flag, taken as the value because the value is missing.
+        return Err(format!("'{text}' is not a duration (is the value missing?); examples: 10s, 1m 30s, 500ms"));
     }
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -190,10 +203,15 @@ mod tests {
         assert_eq!(ttl("0"), Ok(0));
         assert_eq!(ttl("0s"), Ok(0));
         assert!(ttl("-5s").unwrap_err().contains("negative"));
+        assert!(ttl("--if-exists").unwrap_err().contains("is the value missing?"));
         assert!(ttl("10").unwrap_err().contains("examples: 10s"));
         assert!(ttl("soon").is_err());
         assert!(ttl("").is_err());
         assert!(ttl("500us").unwrap_err().contains("1ms"));
+        assert_eq!(positive_ttl("10s"), Ok(10_000));
+        assert!(positive_ttl("0s").unwrap_err().contains("at least 1ms"));
+        assert!(positive_ttl("0").unwrap_err().contains("at least 1ms"));
+        assert!(positive_ttl("-1s").unwrap_err().contains("negative"));
     }
 
     #[test]

@@ -32,10 +32,10 @@ pub struct Lock {
     #[arg(long)]
     pub owner: String,
     /// Lease length: 10s, 1m, 500ms
-    #[arg(long, value_name = "DURATION", value_parser = parse::ttl)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::positive_ttl, allow_hyphen_values = true)]
     pub ttl: i64,
     /// Keep trying this long while another owner holds it (default: try once)
-    #[arg(long, value_name = "DURATION", value_parser = parse::timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::timeout, allow_hyphen_values = true)]
     pub wait: Option<Duration>,
     #[command(flatten)]
     pub keyspace: Keyspace,
@@ -62,7 +62,7 @@ pub struct ExtendLock {
     #[arg(long)]
     pub owner: String,
     /// New lease length from now
-    #[arg(long, value_name = "DURATION", value_parser = parse::ttl)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::positive_ttl, allow_hyphen_values = true)]
     pub ttl: i64,
     #[command(flatten)]
     pub keyspace: Keyspace,

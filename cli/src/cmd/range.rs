@@ -72,7 +72,7 @@ pub struct Scan {
     #[arg(default_value = "")]
     pub prefix: String,
     /// Return one page of at most N entries (the server caps N)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub limit: Option<u32>,
     /// Continue a paged scan from the cursor a previous page printed
     #[arg(long, value_name = "CURSOR", value_parser = parse::cursor)]

@@ -34,7 +34,7 @@ pub struct Get {
     /// The key
     pub key: String,
     /// Read this retained revision instead of the latest
-    #[arg(long, value_name = "N", conflicts_with = "as_of", value_parser = clap::value_parser!(i64).range(0..))]
+    #[arg(long, value_name = "N", conflicts_with = "as_of", value_parser = clap::value_parser!(i64).range(0..), allow_negative_numbers = true)]
     pub revision: Option<i64>,
     /// Read the value as of TIME: an HLC timestamp, an RFC 3339 time, '30s ago' or 'now'
     #[arg(long, value_name = "TIME", value_parser = parse::as_of)]
@@ -156,7 +156,7 @@ pub struct History {
     /// The key
     pub key: String,
     /// Show at most N revisions
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub limit: Option<u32>,
     #[command(flatten)]
     pub keyspace: Keyspace,

@@ -41,7 +41,7 @@ pub struct Set {
     #[arg(long, short = 'f', value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Expire the key this long after the write: 10s, 1m 30s, 500ms (0 = never)
-    #[arg(long, value_name = "DURATION", value_parser = parse::ttl, default_value = "0")]
+    #[arg(long, value_name = "DURATION", value_parser = parse::ttl, default_value = "0", allow_hyphen_values = true)]
     pub ttl: i64,
     /// Write only if the key is live (exit 1 otherwise)
     #[arg(long, conflicts_with = "if_not_exists")]
@@ -94,10 +94,10 @@ pub struct Cas {
     #[arg(long, value_name = "PATH", group = "expect")]
     pub expect_file: Option<PathBuf>,
     /// Write only if the key is live at this revision
-    #[arg(long, value_name = "N", group = "expect", value_parser = clap::value_parser!(i64).range(0..))]
+    #[arg(long, value_name = "N", group = "expect", value_parser = clap::value_parser!(i64).range(0..), allow_negative_numbers = true)]
     pub expect_revision: Option<i64>,
     /// Expire the key this long after the write: 10s, 1m 30s, 500ms (0 = never)
-    #[arg(long, value_name = "DURATION", value_parser = parse::ttl, default_value = "0")]
+    #[arg(long, value_name = "DURATION", value_parser = parse::ttl, default_value = "0", allow_hyphen_values = true)]
     pub ttl: i64,
     #[command(flatten)]
     pub keyspace: Keyspace,
@@ -202,7 +202,7 @@ pub struct Extend {
     /// The key
     pub key: String,
     /// The new time to live from now: 30s, 5m, 1h (must be greater than 0)
-    #[arg(value_parser = parse::ttl)]
+    #[arg(value_parser = parse::positive_ttl, allow_hyphen_values = true)]
     pub duration: i64,
     #[command(flatten)]
     pub keyspace: Keyspace,
