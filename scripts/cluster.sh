@@ -21,10 +21,15 @@ alive() { kill -0 "$1" 2>/dev/null; }
 
 case "${1:-start}" in
   stop)
+    stopping=0
     for i in $(seq 1 "$nodes"); do
       f="$home/node-$i.pid"
-      if [ -f "$f" ] && alive "$(cat "$f")"; then kill -TERM "$(cat "$f")"; echo "stopping node $i"; fi
+      if [ -f "$f" ] && alive "$(cat "$f")"; then kill -TERM "$(cat "$f")"; echo "stopping node $i"; stopping=1; fi
     done
+    if [ $stopping -eq 0 ]; then
+      echo "no node of $home is running (a cluster started with another KAHUNA_HOME or KAHUNA_NODES" \
+        "needs the same settings here)" >&2
+    fi
     for _ in $(seq 1 100); do
       running=0; for p in $(pids); do alive "$p" && running=1; done
       [ $running -eq 0 ] && break; sleep 0.1
@@ -68,14 +73,23 @@ done
 
 endpoints=""
 for i in $(seq 1 "$nodes"); do endpoints="${endpoints:+$endpoints,}127.0.0.1:$((base + i - 1))"; done
+# `stop` and `status` must see the same settings: print them with the ones that were changed.
+settings=""
+[ -n "${KAHUNA_HOME:-}" ] && settings="$settings KAHUNA_HOME=$home"
+[ -n "${KAHUNA_NODES:-}" ] && settings="$settings KAHUNA_NODES=$nodes"
+[ -n "${KAHUNA_BASE_PORT:-}" ] && settings="$settings KAHUNA_BASE_PORT=$base"
+settings="${settings# }${settings:+ }"
+release="${CARGO_TARGET_DIR:-target}/release"
 cat <<TXT
 
 Kahuna is running: $nodes nodes, $partitions partitions.
   endpoints : $endpoints
   data      : $home/node-<id>/
   logs      : $home/node-<id>.log
-  stop      : scripts/cluster.sh stop
+  stop      : ${settings}scripts/cluster.sh stop
+  status    : ${settings}scripts/cluster.sh status
 
 Try it:   export KAHUNA_ENDPOINTS=$endpoints
-          target/release/kahuna-example-rust
+          $release/kahuna-example-rust
+          $release/kahuna-cli set greeting hello
 TXT
