@@ -20,6 +20,12 @@
 //!   so evicting never turns a healthy in-flight call into an unknown outcome: first a clean
 //!   Cap'n Proto disconnect, then, if the peer does not complete it within a second (a paused
 //!   process), the RPC task is aborted, which drops the socket.
+//! - A node that crashed has its socket closed by its kernel (FIN, or RST), but the RPC task
+//!   learns that only when it next runs. A write must not be sent into that gap, where it
+//!   would fail as "in flight" (outcome unknown) although no process could have read it:
+//!   [`Conn::begin_write`] first peeks at a duplicate of the socket (no bytes consumed) and
+//!   reports the peer's close as [`Failure::NotSent`]. Only a close arriving after the peek
+//!   still makes a write's outcome unknown.
 //! - Nothing here retries or decides routing; failures are reported as [`Failure::NotSent`]
 //!   (before any request could leave) and the caller decides.
 //!
@@ -50,6 +56,9 @@ pub(crate) struct Conn {
     evicted: Cell<bool>,
     /// How to close: a clean disconnect, then aborting the RPC task if the peer does not answer.
     closing: RefCell<Option<(Disconnector<Side>, JoinHandle<()>)>>,
+    /// A duplicate of the socket, only ever peeked at ([`Conn::peer_closed`]). Dropped when the
+    /// RPC task ends or is aborted, so it never keeps a finished connection's socket open.
+    probe: Rc<RefCell<Option<std::net::TcpStream>>>,
 }
 
 impl Conn {
@@ -68,12 +77,15 @@ impl Conn {
             }
         };
         stream.set_nodelay(true).map_err(|e| Failure::NotSent(format!("cannot set TCP_NODELAY on {address}: {e}")))?;
+        let (stream, probe) = with_probe(stream).map_err(|e| Failure::NotSent(format!("socket of {address}: {e}")))?;
+        let probe = Rc::new(RefCell::new(Some(probe)));
         let (network, flusher) = kahuna_schema::io::two_party(stream, Side::Client, reader_options());
         let mut rpc = RpcSystem::new(network, None);
         let kahuna: kahuna::Client = rpc.bootstrap(Side::Server);
         let disconnector = rpc.get_disconnector();
         let broken = Rc::new(Cell::new(false));
         let flag = broken.clone();
+        let task_probe = probe.clone();
         let name = address.to_string();
         let task = tokio::task::spawn_local(async move {
             match futures::future::join(rpc, flusher).await.0 {
@@ -81,6 +93,7 @@ impl Conn {
                 Err(e) => tracing::debug!(address = %name, error = %e, "connection failed"),
             }
             flag.set(true);
+            task_probe.borrow_mut().take();
         });
         tracing::debug!(address, "connected");
         Ok(Rc::new(Conn {
@@ -90,6 +103,7 @@ impl Conn {
             inflight: Cell::new(0),
             evicted: Cell::new(false),
             closing: RefCell::new(Some((disconnector, task))),
+            probe,
         }))
     }
 
@@ -107,6 +121,30 @@ impl Conn {
         Ok(InFlight { conn: self.clone() })
     }
 
+    /// [`Conn::begin`] for a write: also fails with [`Failure::NotSent`] when the peer has
+    /// already closed the connection although the RPC task has not seen it yet (see the module
+    /// docs), so that a write is not sent where its outcome could only be unknown.
+    pub(crate) fn begin_write(self: &Rc<Self>) -> Result<InFlight, Failure> {
+        if !self.is_broken() && self.peer_closed() {
+            self.broken.set(true);
+            return Err(Failure::NotSent(format!("connection to {} was closed by the node", self.address)));
+        }
+        self.begin()
+    }
+
+    /// True when the peer's close (FIN or RST) is waiting in the socket: a peek that returns
+    /// end of stream or a connection error. Pending data, or nothing to read, means open.
+    fn peer_closed(&self) -> bool {
+        let probe = self.probe.borrow();
+        let Some(socket) = probe.as_ref() else { return false };
+        let mut byte = [0u8; 1];
+        match socket.peek(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted),
+        }
+    }
+
     /// Takes the connection out of service; it closes once no call is in flight on it.
     pub(crate) fn evict(&self) {
         if !self.evicted.replace(true) {
@@ -119,10 +157,12 @@ impl Conn {
             && self.inflight.get() == 0
             && let Some((disconnector, task)) = self.closing.borrow_mut().take()
         {
+            let probe = self.probe.clone();
             tokio::task::spawn_local(async move {
                 // A paused peer never completes the disconnect: do not wait for it forever.
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, disconnector).await;
                 task.abort();
+                probe.borrow_mut().take();
             });
         }
     }
@@ -147,10 +187,72 @@ impl Drop for InFlight {
     }
 }
 
+/// Splits off a duplicate of `stream`'s socket for [`Conn::peer_closed`]. The duplicate shares
+/// the non-blocking mode tokio set, so a peek never blocks.
+fn with_probe(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let stream = stream.into_std()?;
+    let probe = stream.try_clone()?;
+    Ok((TcpStream::from_std(stream)?, probe))
+}
+
 /// Reader limits for replies: the server is trusted, and a bucket or scan page of large values
 /// may exceed Cap'n Proto's default 64 MiB traversal limit.
 fn reader_options() -> capnp::message::ReaderOptions {
     let mut options = capnp::message::ReaderOptions::new();
     options.traversal_limit_in_words(None);
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node's close that the RPC task has not seen yet: a write is refused as not sent (a
+    /// read may still go ahead and is retried if it fails in flight).
+    #[test]
+    fn a_write_is_not_sent_on_a_connection_the_node_already_closed() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let local = tokio::task::LocalSet::new();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        local.block_on(&rt, async {
+            let conn = Conn::open(&address, Duration::from_secs(5)).await.expect("connects");
+            let (server_side, _) = listener.accept().expect("accepts");
+            drop(conn.begin_write().expect("an open connection takes a write"));
+
+            // The node goes away; this thread does not yield, so the RPC task cannot notice.
+            drop(server_side);
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!conn.is_broken(), "the RPC task has not run: this is the gap under test");
+            assert!(conn.begin().is_ok(), "begin alone does not look at the socket");
+            match conn.begin_write() {
+                Err(Failure::NotSent(why)) => assert!(why.contains("closed by the node"), "{why}"),
+                Err(other) => panic!("expected NotSent, got {other:?}"),
+                Ok(_) => panic!("a write was let onto a connection the node had closed"),
+            }
+            assert!(conn.is_broken(), "the connection is out of service from then on");
+        });
+    }
+
+    /// The probe does not keep a finished connection's socket open: once the RPC task has
+    /// seen the close, the duplicate is gone.
+    #[test]
+    fn the_probe_goes_with_the_connection() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let local = tokio::task::LocalSet::new();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        local.block_on(&rt, async {
+            let conn = Conn::open(&address, Duration::from_secs(5)).await.expect("connects");
+            let (server_side, _) = listener.accept().expect("accepts");
+            assert!(conn.probe.borrow().is_some());
+            drop(server_side);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while !conn.broken.get() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert!(conn.broken.get(), "the RPC task saw the close");
+            assert!(conn.probe.borrow().is_none(), "the duplicate socket was dropped with it");
+        });
+    }
 }

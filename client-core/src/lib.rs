@@ -21,7 +21,9 @@
 //!   a request was sent are retried with jittered exponential backoff.
 //! - **A write whose connection breaks while it is in flight is not retried**: it may or may not
 //!   have been applied. It fails with [`Code::Timeout`] (the code for "outcome unknown") and a
-//!   message that says so. Reads in the same situation are retried on another node.
+//!   message that says so. Reads in the same situation are retried on another node. A write is
+//!   not sent on a connection whose node has already closed it (checked by peeking at the
+//!   socket): that counts as a failure before sending, and the write goes elsewhere.
 //! - Every request carries the highest hybrid logical clock the client has seen, so what it
 //!   reads after a write is ordered after that write even on another node.
 //!

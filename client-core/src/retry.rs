@@ -77,7 +77,7 @@ pub(crate) async fn execute<C: Call>(router: &Rc<Router>, call: &C, deadline: In
         let conn = match tokio::time::timeout_at(deadline, router.connection(&address)).await {
             Err(_) => return Err(gave_up(router, call, last.as_ref(), unanswered)),
             Ok(Err(f)) => Err(f),
-            Ok(Ok(conn)) => conn.begin().map(|guard| (conn, guard)),
+            Ok(Ok(conn)) => if call.is_write() { conn.begin_write() } else { conn.begin() }.map(|guard| (conn, guard)),
         };
         let (conn, guard) = match conn {
             Ok(c) => c,
