@@ -207,10 +207,13 @@ fn reader_options() -> capnp::message::ReaderOptions {
 mod tests {
     use super::*;
 
-    /// A node's close that the RPC task has not seen yet: a write is refused as not sent (a
-    /// read may still go ahead and is retried if it fails in flight).
-    #[test]
-    fn a_write_is_not_sent_on_a_connection_the_node_already_closed() {
+    /// Runs `test` on a current-thread runtime and `LocalSet` (as the I/O thread does) with a
+    /// connection to a local listener and the listener's side of it.
+    fn with_connection<F, Fut>(test: F)
+    where
+        F: FnOnce(Rc<Conn>, std::net::TcpStream) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let local = tokio::task::LocalSet::new();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -218,6 +221,15 @@ mod tests {
         local.block_on(&rt, async {
             let conn = Conn::open(&address, Duration::from_secs(5)).await.expect("connects");
             let (server_side, _) = listener.accept().expect("accepts");
+            test(conn, server_side).await;
+        });
+    }
+
+    /// A node's close that the RPC task has not seen yet: a write is refused as not sent (a
+    /// read may still go ahead and is retried if it fails in flight).
+    #[test]
+    fn a_write_is_not_sent_on_a_connection_the_node_already_closed() {
+        with_connection(|conn, server_side| async move {
             drop(conn.begin_write().expect("an open connection takes a write"));
 
             // The node goes away; this thread does not yield, so the RPC task cannot notice.
@@ -238,13 +250,7 @@ mod tests {
     /// seen the close, the duplicate is gone.
     #[test]
     fn the_probe_goes_with_the_connection() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let local = tokio::task::LocalSet::new();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        local.block_on(&rt, async {
-            let conn = Conn::open(&address, Duration::from_secs(5)).await.expect("connects");
-            let (server_side, _) = listener.accept().expect("accepts");
+        with_connection(|conn, server_side| async move {
             assert!(conn.probe.borrow().is_some());
             drop(server_side);
             let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
