@@ -93,6 +93,10 @@ pub struct Args {
     /// Use the Ephemeral keyspace (Kahuna only).
     #[arg(long)]
     pub ephemeral: bool,
+    /// Writes drop the version they replace instead of keeping it as history (Kahuna only;
+    /// the client's `SetOptions::no_revision`): what a cache-like use would set.
+    #[arg(long)]
+    pub no_revision: bool,
     /// Key prefix.
     #[arg(long, default_value = "bench")]
     pub prefix: String,
@@ -120,6 +124,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.ephemeral && args.system == System::Etcd {
         anyhow::bail!("--ephemeral applies to Kahuna only");
+    }
+    if args.no_revision && args.system == System::Etcd {
+        anyhow::bail!("--no-revision applies to Kahuna only");
     }
     let target = target::Target::connect(&args).await?;
     if !args.no_preload && (args.load_only || args.workload != Workload::Lock) {

@@ -10,8 +10,9 @@ pub fn print(args: &Args, o: &Outcome) {
     let throughput = o.ops as f64 / o.elapsed.as_secs_f64();
     let mode = if args.rate > 0 { format!("open loop {} req/s", args.rate) } else { "closed loop".to_string() };
     let durability = if args.ephemeral { "ephemeral" } else { "persistent" };
+    let history = if args.no_revision { " no-revision" } else { "" };
     println!(
-        "{:?} {:?} {durability} {} clients ({mode}) {} B values: {:.0} ops/s, p50 {:.2} ms, p90 {:.2} ms, \
+        "{:?} {:?} {durability}{history} {} clients ({mode}) {} B values: {:.0} ops/s, p50 {:.2} ms, p90 {:.2} ms, \
          p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, errors {}",
         args.system,
         args.workload,
@@ -34,6 +35,7 @@ pub fn print(args: &Args, o: &Outcome) {
             "system": format!("{:?}", args.system).to_lowercase(),
             "workload": format!("{:?}", args.workload).to_lowercase(),
             "durability": durability,
+            "no_revision": args.no_revision,
             "clients": args.clients,
             "connections": args.connections,
             "rate": args.rate,

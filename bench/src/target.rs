@@ -8,7 +8,7 @@ use crate::{Args, System};
 /// A connected system under test.
 pub enum Target {
     /// Kahuna connections, shared round robin by the clients.
-    Kahuna { clients: Vec<Client>, durability: Durability },
+    Kahuna { clients: Vec<Client>, durability: Durability, no_revision: bool },
     /// etcd connections.
     #[cfg(feature = "etcd")]
     Etcd { clients: Vec<etcd_client::Client> },
@@ -29,7 +29,7 @@ impl Target {
                     );
                 }
                 let durability = if args.ephemeral { Durability::Ephemeral } else { Durability::Persistent };
-                Ok(Target::Kahuna { clients, durability })
+                Ok(Target::Kahuna { clients, durability, no_revision: args.no_revision })
             }
             #[cfg(feature = "etcd")]
             System::Etcd => {
@@ -51,9 +51,11 @@ impl Target {
     /// A handle for client number `n`.
     pub fn handle(&self, n: usize) -> Handle {
         match self {
-            Target::Kahuna { clients, durability } => {
-                Handle::Kahuna { client: clients[n % clients.len()].clone(), durability: *durability }
-            }
+            Target::Kahuna { clients, durability, no_revision } => Handle::Kahuna {
+                client: clients[n % clients.len()].clone(),
+                durability: *durability,
+                no_revision: *no_revision,
+            },
             #[cfg(feature = "etcd")]
             Target::Etcd { clients } => Handle::Etcd { client: clients[n % clients.len()].clone() },
         }
@@ -63,7 +65,7 @@ impl Target {
 /// One client's view of the target.
 pub enum Handle {
     /// Kahuna.
-    Kahuna { client: Client, durability: Durability },
+    Kahuna { client: Client, durability: Durability, no_revision: bool },
     /// etcd.
     #[cfg(feature = "etcd")]
     Etcd { client: etcd_client::Client },
@@ -73,8 +75,12 @@ impl Handle {
     /// Sets `key`.
     pub async fn put(&mut self, key: &str, value: &[u8]) -> anyhow::Result<()> {
         match self {
-            Handle::Kahuna { client, durability } => {
-                client.try_set(key, value, SetOptions::new().durability(*durability)).await?;
+            Handle::Kahuna { client, durability, no_revision } => {
+                let mut options = SetOptions::new().durability(*durability);
+                if *no_revision {
+                    options = options.no_revision();
+                }
+                client.try_set(key, value, options).await?;
             }
             #[cfg(feature = "etcd")]
             Handle::Etcd { client } => {
@@ -87,7 +93,7 @@ impl Handle {
     /// Reads `key` (linearizable).
     pub async fn get(&mut self, key: &str) -> anyhow::Result<()> {
         match self {
-            Handle::Kahuna { client, durability } => {
+            Handle::Kahuna { client, durability, .. } => {
                 client.try_get(key, *durability).await?;
             }
             #[cfg(feature = "etcd")]
@@ -101,7 +107,7 @@ impl Handle {
     /// Reads `key` and writes it back only if it did not change meanwhile.
     pub async fn cas(&mut self, key: &str, value: &[u8]) -> anyhow::Result<()> {
         match self {
-            Handle::Kahuna { client, durability } => {
+            Handle::Kahuna { client, durability, .. } => {
                 let got = client.try_get(key, *durability).await?;
                 client.try_compare_revision_and_set(key, value, got.revision, 0, *durability).await?;
             }
@@ -122,7 +128,7 @@ impl Handle {
     /// Acquires and releases a lock on `resource`.
     pub async fn lock_cycle(&mut self, resource: &str, owner: &[u8]) -> anyhow::Result<()> {
         match self {
-            Handle::Kahuna { client, durability } => {
+            Handle::Kahuna { client, durability, .. } => {
                 let r = client.try_lock(resource, owner, 5_000, *durability).await?;
                 if r.locked {
                     client.unlock(resource, owner, *durability).await?;
