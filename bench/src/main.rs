@@ -93,8 +93,9 @@ pub struct Args {
     /// Use the Ephemeral keyspace (Kahuna only).
     #[arg(long)]
     pub ephemeral: bool,
-    /// Writes drop the version they replace instead of keeping it as history (Kahuna only;
-    /// the client's `SetOptions::no_revision`): what a cache-like use would set.
+    /// Puts (and the preload) drop the version they replace instead of keeping it as history
+    /// (Kahuna only; the client's `SetOptions::no_revision`), as a cache-like use would set
+    /// them. The cas workload's writes keep history.
     #[arg(long)]
     pub no_revision: bool,
     /// Key prefix.
