@@ -8,7 +8,12 @@ use crate::{Args, System};
 /// A connected system under test.
 pub enum Target {
     /// Kahuna connections, shared round robin by the clients.
-    Kahuna { clients: Vec<Client>, durability: Durability, no_revision: bool },
+    Kahuna {
+        clients: Vec<Client>,
+        durability: Durability,
+        /// Options of every put (durability, `--no-revision`), built once.
+        put: SetOptions,
+    },
     /// etcd connections.
     #[cfg(feature = "etcd")]
     Etcd { clients: Vec<etcd_client::Client> },
@@ -29,7 +34,9 @@ impl Target {
                     );
                 }
                 let durability = if args.ephemeral { Durability::Ephemeral } else { Durability::Persistent };
-                Ok(Target::Kahuna { clients, durability, no_revision: args.no_revision })
+                let put = SetOptions::new().durability(durability);
+                let put = if args.no_revision { put.no_revision() } else { put };
+                Ok(Target::Kahuna { clients, durability, put })
             }
             #[cfg(feature = "etcd")]
             System::Etcd => {
@@ -51,11 +58,9 @@ impl Target {
     /// A handle for client number `n`.
     pub fn handle(&self, n: usize) -> Handle {
         match self {
-            Target::Kahuna { clients, durability, no_revision } => Handle::Kahuna {
-                client: clients[n % clients.len()].clone(),
-                durability: *durability,
-                no_revision: *no_revision,
-            },
+            Target::Kahuna { clients, durability, put } => {
+                Handle::Kahuna { client: clients[n % clients.len()].clone(), durability: *durability, put: *put }
+            }
             #[cfg(feature = "etcd")]
             Target::Etcd { clients } => Handle::Etcd { client: clients[n % clients.len()].clone() },
         }
@@ -65,7 +70,7 @@ impl Target {
 /// One client's view of the target.
 pub enum Handle {
     /// Kahuna.
-    Kahuna { client: Client, durability: Durability, no_revision: bool },
+    Kahuna { client: Client, durability: Durability, put: SetOptions },
     /// etcd.
     #[cfg(feature = "etcd")]
     Etcd { client: etcd_client::Client },
@@ -75,12 +80,8 @@ impl Handle {
     /// Sets `key`.
     pub async fn put(&mut self, key: &str, value: &[u8]) -> anyhow::Result<()> {
         match self {
-            Handle::Kahuna { client, durability, no_revision } => {
-                let mut options = SetOptions::new().durability(*durability);
-                if *no_revision {
-                    options = options.no_revision();
-                }
-                client.try_set(key, value, options).await?;
+            Handle::Kahuna { client, put, .. } => {
+                client.try_set(key, value, *put).await?;
             }
             #[cfg(feature = "etcd")]
             Handle::Etcd { client } => {

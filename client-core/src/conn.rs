@@ -56,8 +56,9 @@ pub(crate) struct Conn {
     evicted: Cell<bool>,
     /// How to close: a clean disconnect, then aborting the RPC task if the peer does not answer.
     closing: RefCell<Option<(Disconnector<Side>, JoinHandle<()>)>>,
-    /// A duplicate of the socket, only ever peeked at ([`Conn::peer_closed`]). Dropped when the
-    /// RPC task ends or is aborted, so it never keeps a finished connection's socket open.
+    /// A duplicate of the socket, only ever peeked at ([`Conn::peer_closed`]). The RPC task holds
+    /// a [`ProbeGuard`] on it, so it is dropped when the task ends or is aborted and never keeps
+    /// a finished connection's socket open.
     probe: Rc<RefCell<Option<std::net::TcpStream>>>,
 }
 
@@ -85,7 +86,7 @@ impl Conn {
         let disconnector = rpc.get_disconnector();
         let broken = Rc::new(Cell::new(false));
         let flag = broken.clone();
-        let task_probe = probe.clone();
+        let task_probe = ProbeGuard(probe.clone());
         let name = address.to_string();
         let task = tokio::task::spawn_local(async move {
             match futures::future::join(rpc, flusher).await.0 {
@@ -93,7 +94,7 @@ impl Conn {
                 Err(e) => tracing::debug!(address = %name, error = %e, "connection failed"),
             }
             flag.set(true);
-            task_probe.borrow_mut().take();
+            drop(task_probe);
         });
         tracing::debug!(address, "connected");
         Ok(Rc::new(Conn {
@@ -157,12 +158,10 @@ impl Conn {
             && self.inflight.get() == 0
             && let Some((disconnector, task)) = self.closing.borrow_mut().take()
         {
-            let probe = self.probe.clone();
             tokio::task::spawn_local(async move {
                 // A paused peer never completes the disconnect: do not wait for it forever.
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, disconnector).await;
                 task.abort();
-                probe.borrow_mut().take();
             });
         }
     }
@@ -184,6 +183,16 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.conn.inflight.set(self.conn.inflight.get() - 1);
         self.conn.maybe_disconnect();
+    }
+}
+
+/// Empties the probe when dropped. The RPC task owns one, so whichever way the task goes (it
+/// ends, or eviction aborts it) the duplicate socket goes with it.
+struct ProbeGuard(Rc<RefCell<Option<std::net::TcpStream>>>);
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        self.0.borrow_mut().take();
     }
 }
 

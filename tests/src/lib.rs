@@ -81,6 +81,12 @@ pub fn server_binary() -> PathBuf {
     dir.parent().map(PathBuf::from).unwrap_or(dir).join("kahuna-server")
 }
 
+/// `name` as the workspace build put it next to [`server_binary`]: another tool
+/// (`kahuna-cli`, `kahuna-bench`) or a library (`libkahuna.so`).
+pub fn built(name: &str) -> PathBuf {
+    server_binary().with_file_name(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,19 +5,13 @@
 //! Numbers are not asserted beyond "something was measured and nothing failed": performance is
 //! measured by running the tool, not by tests (docs/performance.md).
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use kahuna_client::{BlockingClient, Durability};
 use kahuna_tests::{Cluster, ClusterOptions};
 
-/// The `kahuna-bench` binary beside `kahuna-server`.
-fn binary() -> PathBuf {
-    kahuna_tests::server_binary().with_file_name("kahuna-bench")
-}
-
 fn bench(args: &[&str]) -> Output {
-    Command::new(binary()).args(args).output().expect("kahuna-bench runs")
+    Command::new(kahuna_tests::built("kahuna-bench")).args(args).output().expect("kahuna-bench runs")
 }
 
 /// Runs a short bench against `endpoints` and returns its JSON line, after checking that it

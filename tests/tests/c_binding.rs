@@ -43,7 +43,7 @@ struct CBuild {
 
 impl CBuild {
     fn new() -> CBuild {
-        let so = kahuna_tests::server_binary().with_file_name("libkahuna.so");
+        let so = kahuna_tests::built("libkahuna.so");
         let lib_dir = so.parent().expect("target/release").to_path_buf();
         for lib in ["libkahuna.so", "libkahuna.a"] {
             assert!(

@@ -16,7 +16,7 @@ use kahuna_tests::{Cluster, ClusterOptions};
 
 /// The `kahuna-cli` binary beside `kahuna-server`.
 fn binary() -> PathBuf {
-    kahuna_tests::server_binary().with_file_name("kahuna-cli")
+    kahuna_tests::built("kahuna-cli")
 }
 
 /// What one run printed and how it exited.

@@ -35,7 +35,7 @@ impl CSharpBuild {
             "the C# compiler `mcs` is missing: install Mono with \
              `apt-get install -y --no-install-recommends mono-mcs mono-runtime` (or `scripts/deps.sh mono`)"
         );
-        let lib = kahuna_tests::server_binary().with_file_name("libkahuna.so");
+        let lib = kahuna_tests::built("libkahuna.so");
         assert!(lib.is_file(), "no {}: build it with `cargo build --release --workspace`", lib.display());
         let dir = tempfile::Builder::new().prefix("kahuna-csharp-").tempdir().expect("a temp dir");
         std::fs::copy(&lib, dir.path().join("libkahuna.so")).expect("copy libkahuna.so next to the programs");

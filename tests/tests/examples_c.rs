@@ -7,7 +7,7 @@ use kahuna_tests::{Cluster, ClusterOptions};
 
 #[test]
 fn the_c_example_runs_against_a_real_cluster() {
-    let lib_dir = kahuna_tests::server_binary().with_file_name("libkahuna.so");
+    let lib_dir = kahuna_tests::built("libkahuna.so");
     let lib_dir = lib_dir.parent().expect("target/release");
     assert!(
         lib_dir.join("libkahuna.so").is_file(),

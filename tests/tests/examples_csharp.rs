@@ -16,7 +16,7 @@ fn mcs(args: &[String]) {
 
 #[test]
 fn the_csharp_example_runs_against_a_real_cluster() {
-    let lib = kahuna_tests::server_binary().with_file_name("libkahuna.so");
+    let lib = kahuna_tests::built("libkahuna.so");
     assert!(lib.is_file(), "no {}: build it with cargo build --release --workspace", lib.display());
     let root = &kahuna_tests::repo_root();
     let dir = tempfile::Builder::new().prefix("kahuna-example-csharp-").tempdir().expect("a temp dir");

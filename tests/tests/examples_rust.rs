@@ -7,7 +7,7 @@ use kahuna_tests::{Cluster, ClusterOptions};
 #[test]
 fn the_rust_example_runs_against_a_real_cluster() {
     let cluster = Cluster::start(ClusterOptions::default()).expect("cluster starts");
-    let bin = kahuna_tests::server_binary().with_file_name("kahuna-example-rust");
+    let bin = kahuna_tests::built("kahuna-example-rust");
     let out = Command::new(&bin)
         .env("KAHUNA_ENDPOINTS", cluster.endpoints().join(","))
         .output()

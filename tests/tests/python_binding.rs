@@ -24,7 +24,7 @@ fn the_python_binding_passes_its_pytest_suite() {
         String::from_utf8_lossy(&probe.stderr)
     );
 
-    let testcluster = kahuna_tests::server_binary().with_file_name("kahuna-testcluster");
+    let testcluster = kahuna_tests::built("kahuna-testcluster");
     assert!(testcluster.is_file(), "{} is missing: cargo build --release --workspace", testcluster.display());
     let out = Command::new("python3")
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "bindings/python/tests"])
