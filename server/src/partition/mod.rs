@@ -11,7 +11,8 @@
 //!
 //! - **Group commit.** Commands queue in the [`proposer`]; whatever queued while the previous
 //!   batch was being handed to Raft becomes one log entry stamped with the leader's clock.
-//! - **Linearizable reads.** A leader whose term has applied its first entry and whose
+//! - **Linearizable reads.** A leader whose term has applied its first entry and the log it
+//!   took the lead with (a leader openraft restores after a restart may be far behind), and whose
 //!   leadership a quorum acknowledged within the lease window serves reads from its state
 //!   machine directly (followers refuse to elect anyone else for `election_timeout_max` after
 //!   hearing from it; the lease is half that). Otherwise the [`reads`] barrier runs one

@@ -20,19 +20,43 @@ pub struct Leadership {
     pub term: u64,
     /// True when this node is the leader.
     pub is_self: bool,
-    /// True when this node is the leader and has applied an entry of its own term, so its
-    /// state machine holds every write committed by earlier leaders.
+    /// True when this node is the leader and has applied an entry of its own term and its whole
+    /// log as it stood when it took the lead, so its state machine holds every write committed
+    /// before.
     pub serving: bool,
 }
 
-fn leadership_of(m: &openraft::RaftMetrics<u64, openraft::BasicNode>) -> Leadership {
+/// The log index a leader must have applied before it serves reads: its last log index when
+/// this node was first seen leading in `term`.
+///
+/// An entry of the leader's own term is not enough. openraft restarts a node that was leader
+/// *as* leader of the same term, without an election, and its state machine may then be far
+/// behind its log (the state machine's writes are unlogged, `storage::Engine::write_unlogged`):
+/// it can hold an applied entry of that term while later committed entries wait to be applied
+/// again, and openraft's read index (the term's first entry, or the commit index it restarted
+/// with) does not cover them. Every committed entry is in the leader's log, so once the log
+/// as it stood at the start is applied, nothing committed is missing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct LeadFrom {
+    term: u64,
+    index: u64,
+}
+
+fn leadership_of(m: &openraft::RaftMetrics<u64, openraft::BasicNode>, lead_from: &mut LeadFrom) -> Leadership {
     let is_self = m.state == ServerState::Leader;
+    if is_self && lead_from.term != m.current_term {
+        *lead_from = LeadFrom { term: m.current_term, index: m.last_log_index.unwrap_or(0) };
+    }
     let applied_term = m.last_applied.map(|l| l.leader_id.term);
+    let applied_index = m.last_applied.map_or(0, |l| l.index);
     Leadership {
         leader: m.current_leader,
         term: m.current_term,
         is_self,
-        serving: is_self && applied_term == Some(m.current_term),
+        serving: is_self
+            && applied_term == Some(m.current_term)
+            && lead_from.term == m.current_term
+            && applied_index >= lead_from.index,
     }
 }
 
@@ -57,6 +81,9 @@ struct Shared {
     metrics: watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
     lease: Mutex<Lease>,
     barrier: Mutex<Barrier>,
+    /// Shared by the watcher and the direct checks of the metrics: whichever sees a new term's
+    /// leadership first records where it started.
+    lead_from: Mutex<LeadFrom>,
 }
 
 /// Read-side coordination of one partition.
@@ -74,7 +101,7 @@ impl Shared {
 
     fn lease_holds(&self) -> Option<Leadership> {
         // Straight from the metrics, not the (asynchronously updated) leadership channel.
-        let l = leadership_of(&self.metrics.borrow());
+        let l = leadership_of(&self.metrics.borrow(), &mut self.lead_from.lock());
         let lease = self.lease.lock();
         let fresh = lease.acked_at.is_some_and(|t| t.elapsed() < self.duration);
         (l.serving && lease.term == l.term && fresh).then_some(l)
@@ -87,6 +114,23 @@ impl Shared {
         match self.raft.get_read_log_id().await {
             Ok((read, _applied)) => {
                 self.record_ack(term, started);
+                // openraft's read index can be short of what a restarted leader must apply
+                // first (`LeadFrom`): wait until this leader serves.
+                let mut metrics = self.metrics.clone();
+                let settled = metrics.wait_for(|m| {
+                    let l = leadership_of(m, &mut self.lead_from.lock());
+                    l.serving || !l.is_self
+                });
+                // Only the outcome is kept: the metrics guard must not live across an await.
+                let waited = tokio::time::timeout(self.duration * 4, settled).await.map(|r| r.map(|_| ()));
+                let l = leadership_of(&self.metrics.borrow(), &mut self.lead_from.lock());
+                if !l.serving {
+                    return Err(match waited {
+                        Ok(Ok(())) => Error::NotLeader { partition, leader: l.leader },
+                        Ok(Err(e)) => Error::Stopped { partition, detail: e.to_string() },
+                        Err(_) => Error::NoQuorum { partition, detail: "the leader has not caught up yet".into() },
+                    });
+                }
                 if let Some(read) = read {
                     self.raft
                         .wait(Some(self.duration * 4))
@@ -136,6 +180,7 @@ impl Reads {
             metrics: raft.metrics(),
             lease: Mutex::new(Lease::default()),
             barrier: Mutex::new(Barrier::default()),
+            lead_from: Mutex::new(LeadFrom::default()),
         });
         let watcher = shared.clone();
         let mut metrics = raft.metrics();
@@ -146,7 +191,7 @@ impl Reads {
                 // would cost more than everything else here.
                 let (now, quorum_ack_ms) = {
                     let m = metrics.borrow_and_update();
-                    (leadership_of(&m), m.millis_since_quorum_ack)
+                    (leadership_of(&m, &mut watcher.lead_from.lock()), m.millis_since_quorum_ack)
                 };
                 let is_self = now.is_self;
                 {
@@ -224,5 +269,56 @@ impl Reads {
                 Error::NotLeader { partition, leader: l.leader }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(
+        leader: bool,
+        term: u64,
+        last_log: u64,
+        applied: Option<(u64, u64)>,
+    ) -> openraft::RaftMetrics<u64, openraft::BasicNode> {
+        let mut m = openraft::RaftMetrics::new_initial(1);
+        m.state = if leader { ServerState::Leader } else { ServerState::Follower };
+        m.current_term = term;
+        m.current_leader = Some(if leader { 1 } else { 2 });
+        m.last_log_index = Some(last_log);
+        m.last_applied = applied.map(|(t, i)| openraft::LogId::new(openraft::CommittedLeaderId::new(t, 1), i));
+        m
+    }
+
+    /// A leader restored by openraft after a restart, at its old term, with a state machine
+    /// behind its log: an applied entry of its term must not make it serve until the log it
+    /// started with is applied.
+    #[test]
+    fn a_leader_serves_once_the_log_it_started_with_is_applied() {
+        let mut lead = LeadFrom::default();
+        // Restarted as leader of term 5 with 300 entries, of which 120 were applied on disk
+        // (the last of them from term 5).
+        assert!(!leadership_of(&metrics(true, 5, 300, Some((5, 120))), &mut lead).serving);
+        assert_eq!(lead, LeadFrom { term: 5, index: 300 });
+        // New client entries do not move the mark; applying the old log does.
+        assert!(!leadership_of(&metrics(true, 5, 310, Some((5, 299))), &mut lead).serving);
+        assert!(leadership_of(&metrics(true, 5, 310, Some((5, 300))), &mut lead).serving);
+        assert_eq!(lead, LeadFrom { term: 5, index: 300 });
+    }
+
+    #[test]
+    fn an_elected_leader_serves_after_its_first_entry_and_followers_never() {
+        let mut lead = LeadFrom::default();
+        // Elected in term 6: its blank entry 311 is the last log; nothing of term 6 applied.
+        assert!(!leadership_of(&metrics(true, 6, 311, Some((5, 310))), &mut lead).serving);
+        assert!(leadership_of(&metrics(true, 6, 311, Some((6, 311))), &mut lead).serving);
+        assert_eq!(lead, LeadFrom { term: 6, index: 311 });
+        // A follower never serves, whatever it applied.
+        let follower = leadership_of(&metrics(false, 7, 400, Some((7, 400))), &mut lead);
+        assert!(!follower.serving && !follower.is_self);
+        // Leading again in a later term starts a new mark.
+        assert!(!leadership_of(&metrics(true, 8, 420, Some((8, 401))), &mut lead).serving);
+        assert_eq!(lead, LeadFrom { term: 8, index: 420 });
     }
 }
