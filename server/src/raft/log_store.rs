@@ -233,8 +233,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     // `save_committed` is left out on purpose: it would cost a write per commit, and a node
     // restarting on an older applied state never serves reads from it — only a leader serves
-    // reads, and only after applying its own term's first entry, by which time it re-applied
-    // every committed entry from the durable log.
+    // reads, and only after applying its own term's first entry and the whole log it took the
+    // lead with (`partition::reads`), by which time it re-applied every committed entry from the
+    // durable log.
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
     where
@@ -274,16 +275,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // The state machine writes that these entries produced must be durable before the
-        // entries go: sync first.
-        self.appends
-            .barrier()
+        // entries go. They are unlogged (`Engine::write_unlogged`), so a WAL sync is not enough:
+        // persist flushes them out of memory, off the runtime thread.
+        let purge_err = |e: String| -> StorageError { StorageIOError::write_logs(openraft::AnyError::error(e)).into() };
+        self.appends.barrier().await.map_err(purge_err)?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || engine.persist())
             .await
-            .map_err(|e| -> StorageError { StorageIOError::write_logs(openraft::AnyError::error(e)).into() })?;
+            .map_err(|e| purge_err(e.to_string()))?
+            .map_err(|e| purge_err(e.to_string()))?;
         self.tail().purge_upto(log_id.index);
         let mut b = WriteBatch::new();
         b.put(Cf::Raft, self.meta_key(PURGED), encode(&log_id));
         b.delete_range(Cf::Log, self.entry_key(0), self.entry_key(log_id.index + 1));
-        self.engine.write(b).map_err(write_err)
+        self.engine.write(b).map_err(write_err)?;
+        tracing::debug!(partition = self.partition, upto = log_id.index, "purged log");
+        Ok(())
     }
 }
 

@@ -217,7 +217,9 @@ impl StateMachine {
         }
         st.put(Cf::State, meta_key(self.partition, APPLIED), encode(&self.state));
         let batch = st.into_batch();
-        engine.write(batch).map_err(sm_write_err)?;
+        // Unlogged: after a crash these entries are applied again from the Raft log, which
+        // keeps them until `LogStore::purge` has persisted this write.
+        engine.write_unlogged(batch).map_err(sm_write_err)?;
         self.clock.observe(self.state.last_ts);
         self.view.last_ts.store(self.state.last_ts, Ordering::Release);
         Ok(responses)

@@ -22,7 +22,9 @@
 //! snapshots. Writes are *not* synced individually: the Raft log store appends without fsync
 //! and a group-commit thread calls [`Engine::sync`] once for every append that queued up
 //! meanwhile (see `raft::sync`). Anything that must survive a crash before it is acknowledged
-//! waits for that barrier.
+//! waits for that barrier. The state machines' writes skip the write-ahead log altogether
+//! ([`Engine::write_unlogged`]): they can be re-applied from the Raft log, which is only purged
+//! after [`Engine::persist`] has moved them to disk.
 //!
 //! The layer knows nothing of Raft, MVCC or partitions beyond the key prefix helpers in
 //! [`keys`]. Both engines pass the same conformance suite (`tests.rs`).
@@ -177,7 +179,26 @@ pub trait Engine: Reader + Send + Sync + 'static {
     fn write(&self, batch: WriteBatch) -> Result<()>;
 
     /// Makes every write that returned before this call durable (fsync of the write-ahead log).
+    /// Writes made with [`Engine::write_unlogged`] are not covered: see [`Engine::persist`].
     fn sync(&self) -> Result<()>;
+
+    /// Applies `batch` atomically, readable at once, but without writing it to the engine's
+    /// write-ahead log: a crash may lose it until the next [`Engine::persist`] returns (or the
+    /// engine moves it out of memory on its own). After a crash the engine holds a *prefix* of
+    /// the unlogged batches, in the order they were written, and every logged write that was synced.
+    ///
+    /// For writes that can be rebuilt after a crash: the state machine's, which are re-applied
+    /// from the Raft log. Engines without a write-ahead log write normally.
+    fn write_unlogged(&self, batch: WriteBatch) -> Result<()> {
+        self.write(batch)
+    }
+
+    /// Makes every write that returned before this call durable, unlogged ones included
+    /// (RocksDB: an atomic flush of every column family's memory table). Slow: call it before
+    /// dropping what unlogged writes could be rebuilt from, not on a request's path.
+    fn persist(&self) -> Result<()> {
+        self.sync()
+    }
 
     /// A consistent point-in-time view; writes after this call are invisible through it.
     fn snapshot(&self) -> Box<dyn Reader + '_>;

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, DBRawIteratorWithThreadMode, Options,
-    ReadOptions, SnapshotWithThreadMode,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, DBRawIteratorWithThreadMode, FlushOptions,
+    Options, ReadOptions, SnapshotWithThreadMode, WriteOptions,
 };
 
 use super::{Cf, Engine, Error, KeyValue, Reader, Result, Scan, WriteBatch};
@@ -27,6 +27,7 @@ impl Default for RocksOptions {
 /// A RocksDB database holding every partition of a node.
 pub struct RocksEngine {
     db: DB,
+    unlogged: WriteOptions,
 }
 
 impl RocksEngine {
@@ -41,11 +42,12 @@ impl RocksEngine {
         db_opts.set_max_total_wal_size(256 << 20);
         db_opts.set_keep_log_file_num(4);
         db_opts.set_max_log_file_size(16 << 20);
-        // Reusing write-ahead log files lets fdatasync skip the metadata update of a growing
-        // file: the group-commit fsync is the floor of every write's latency.
-        db_opts.set_recycle_log_file_num(4);
         // Writers must not spin waiting for each other: cores are few and shared.
         db_opts.set_enable_write_thread_adaptive_yield(false);
+        // Unlogged writes (the state machines') exist only in memory tables until a flush.
+        // Flushing every column family together keeps what survives a crash consistent: the
+        // applied log id (Cf::State) never gets ahead of the data it describes (Cf::Data).
+        db_opts.set_atomic_flush(true);
         let descriptors = Cf::ALL.iter().map(|cf| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
@@ -64,7 +66,9 @@ impl RocksEngine {
         });
         let db = DB::open_cf_descriptors(&db_opts, dir, descriptors)
             .map_err(|e| Error::Engine(format!("cannot open RocksDB in {}: {e}", dir.display())))?;
-        Ok(Self { db })
+        let mut unlogged = WriteOptions::default();
+        unlogged.disable_wal(true);
+        Ok(Self { db, unlogged })
     }
 
     fn cf(&self, cf: Cf) -> &rocksdb::ColumnFamily {
@@ -135,8 +139,8 @@ impl Reader for RocksEngine {
     }
 }
 
-impl Engine for RocksEngine {
-    fn write(&self, batch: WriteBatch) -> Result<()> {
+impl RocksEngine {
+    fn batch(&self, batch: WriteBatch) -> rocksdb::WriteBatch {
         let mut wb = rocksdb::WriteBatch::default();
         for op in batch.into_ops() {
             match op {
@@ -145,11 +149,29 @@ impl Engine for RocksEngine {
                 super::Op::DeleteRange(cf, from, to) => wb.delete_range_cf(self.cf(cf), from, to),
             }
         }
-        self.db.write(wb).map_err(engine_err)
+        wb
+    }
+}
+
+impl Engine for RocksEngine {
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.db.write(self.batch(batch)).map_err(engine_err)
     }
 
     fn sync(&self) -> Result<()> {
         self.db.flush_wal(true).map_err(engine_err)
+    }
+
+    fn write_unlogged(&self, batch: WriteBatch) -> Result<()> {
+        self.db.write_opt(self.batch(batch), &self.unlogged).map_err(engine_err)
+    }
+
+    fn persist(&self) -> Result<()> {
+        self.sync()?;
+        let mut wait = FlushOptions::default();
+        wait.set_wait(true);
+        let cfs: Vec<_> = Cf::ALL.iter().map(|&cf| self.cf(cf)).collect();
+        self.db.flush_cfs_opt(&cfs, &wait).map_err(engine_err)
     }
 
     fn snapshot(&self) -> Box<dyn Reader + '_> {
@@ -157,7 +179,8 @@ impl Engine for RocksEngine {
     }
 
     fn close(&self) -> Result<()> {
-        self.sync()?;
+        // A restart then finds every partition applied as far as it got, with nothing to redo.
+        self.persist()?;
         // Flush and compaction threads must not outlive the process's static destructors.
         self.db.cancel_all_background_work(true);
         Ok(())
