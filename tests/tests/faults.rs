@@ -24,6 +24,18 @@ fn start(extra: &[&str]) -> Cluster {
     Cluster::start(options).expect("cluster starts")
 }
 
+/// Like [`start`], with the log store's debug lines ("purged log partition=P upto=I") in the
+/// node logs, for tests that wait for purges.
+fn start_logging_purges(extra: &[&str]) -> Cluster {
+    let options = ClusterOptions {
+        partitions: PARTITIONS,
+        extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        env: vec![("RUST_LOG".into(), "info,openraft=error,kahuna_server::raft::log_store=debug".into())],
+        ..ClusterOptions::default()
+    };
+    Cluster::start(options).expect("cluster starts")
+}
+
 /// One key per partition, for probing that every partition serves.
 fn probe_keys() -> Vec<String> {
     let mut keys: BTreeMap<u32, String> = BTreeMap::new();
@@ -186,13 +198,7 @@ fn a_node_behind_the_purged_log_catches_up_by_snapshot() {
 /// node at once after many purges leaves no copy anywhere that could hide a lost write.
 #[test]
 fn kill_9_of_every_node_after_log_purges_loses_no_acknowledged_write() {
-    let options = ClusterOptions {
-        partitions: PARTITIONS,
-        extra_args: ["--snapshot-logs", "20", "--logs-to-keep", "5"].map(String::from).to_vec(),
-        env: vec![("RUST_LOG".into(), "info,openraft=error,kahuna_server::raft::log_store=debug".into())],
-        ..ClusterOptions::default()
-    };
-    let mut cluster = Cluster::start(options).expect("cluster starts");
+    let mut cluster = start_logging_purges(&["--snapshot-logs", "20", "--logs-to-keep", "5"]);
     let client = cluster.client();
     let mut written = BTreeMap::new();
     for i in 0..600 {
@@ -227,24 +233,17 @@ fn kill_9_of_every_node_after_log_purges_loses_no_acknowledged_write() {
 /// it restarted with is applied again.
 #[test]
 fn a_leader_restarted_without_an_election_serves_no_stale_read() {
-    let options = ClusterOptions {
-        partitions: PARTITIONS,
-        extra_args: [
-            "--election-timeout-min-ms",
-            "6000",
-            "--election-timeout-max-ms",
-            "7000",
-            "--snapshot-logs",
-            "40",
-            "--logs-to-keep",
-            "5",
-        ]
-        .map(String::from)
-        .to_vec(),
-        env: vec![("RUST_LOG".into(), "info,openraft=error,kahuna_server::raft::log_store=debug".into())],
-        ..ClusterOptions::default()
-    };
-    let mut cluster = Cluster::start(options).expect("cluster starts");
+    // Elections far apart, so the followers wait for the restarted leader instead of electing.
+    let mut cluster = start_logging_purges(&[
+        "--election-timeout-min-ms",
+        "6000",
+        "--election-timeout-max-ms",
+        "7000",
+        "--snapshot-logs",
+        "40",
+        "--logs-to-keep",
+        "5",
+    ]);
     let key = "restored-leader/key";
     let partition = partition_for_key(key, PARTITIONS);
     let leader = cluster.leader_of(partition).expect("the partition has a leader");
