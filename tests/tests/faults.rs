@@ -118,6 +118,31 @@ fn assert_all_present(client: &BlockingClient, acked: &BTreeMap<String, Vec<u8>>
     }
 }
 
+/// Writes `count` keys `{prefix}/{i % 16}/{i}` = `v{i}` one after the other; returns them.
+fn write_keys(client: &BlockingClient, prefix: &str, count: usize) -> BTreeMap<String, Vec<u8>> {
+    let mut written = BTreeMap::new();
+    for i in 0..count {
+        let key = format!("{prefix}/{}/{i}", i % 16);
+        let value = format!("v{i}").into_bytes();
+        client.try_set(&key, &value, SetOptions::new()).unwrap();
+        written.insert(key, value);
+    }
+    written
+}
+
+/// How often `needle` occurs in node `i`'s log so far.
+fn log_count(cluster: &Cluster, i: usize, needle: &str) -> usize {
+    std::fs::read_to_string(cluster.log_path(i)).unwrap_or_default().matches(needle).count()
+}
+
+/// Waits until node `i` logs `needle`.
+fn wait_for_log(cluster: &Cluster, i: usize, needle: &str) {
+    wait_until(&format!("node {i} logs {needle:?}"), Duration::from_secs(30), || {
+        (log_count(cluster, i, needle) > 0).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", cluster.log_tails()));
+}
+
 fn wait_for_more_writes(writers: &Writers, more: usize) {
     let target = writers.count() + more;
     wait_until("writers make progress", Duration::from_secs(30), || (writers.count() >= target).then_some(())).unwrap();
@@ -171,22 +196,11 @@ fn kill_9_of_any_node_loses_no_acknowledged_write_and_the_node_catches_up() {
 fn a_node_behind_the_purged_log_catches_up_by_snapshot() {
     let mut cluster = start(&["--snapshot-logs", "20", "--logs-to-keep", "5"]);
     cluster.stop(2);
-    let client = cluster.client();
-    let mut written = BTreeMap::new();
-    for i in 0..600 {
-        let key = format!("snap/{}/{i}", i % 16);
-        let value = format!("v{i}").into_bytes();
-        client.try_set(&key, &value, SetOptions::new()).unwrap();
-        written.insert(key, value);
-    }
+    let written = write_keys(&cluster.client(), "snap", 600);
     // Node 2 restarts far behind the purged logs: the leaders must send it snapshots.
     cluster.restart(2).unwrap();
     cluster.wait_ready(Duration::from_secs(30)).unwrap();
-    let log = cluster.log_path(2);
-    wait_until("node 2 installs a snapshot", Duration::from_secs(30), || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("installed snapshot").then_some(())
-    })
-    .unwrap();
+    wait_for_log(&cluster, 2, "installed snapshot");
     // Make node 2 necessary: with node 0 gone, every quorum includes it.
     cluster.kill(0);
     wait_all_partitions_write(&cluster, Duration::from_secs(20));
@@ -199,20 +213,8 @@ fn a_node_behind_the_purged_log_catches_up_by_snapshot() {
 #[test]
 fn kill_9_of_every_node_after_log_purges_loses_no_acknowledged_write() {
     let mut cluster = start_logging_purges(&["--snapshot-logs", "20", "--logs-to-keep", "5"]);
-    let client = cluster.client();
-    let mut written = BTreeMap::new();
-    for i in 0..600 {
-        let key = format!("purged/{}/{i}", i % 16);
-        let value = format!("v{i}").into_bytes();
-        client.try_set(&key, &value, SetOptions::new()).unwrap();
-        written.insert(key, value);
-    }
-    let log = cluster.log_path(0);
-    wait_until("node 0 purges its log", Duration::from_secs(30), || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("purged log").then_some(())
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", cluster.log_tails()));
-    drop(client);
+    let written = write_keys(&cluster.client(), "purged", 600);
+    wait_for_log(&cluster, 0, "purged log");
 
     for i in 0..3 {
         cluster.kill(i);
@@ -247,11 +249,8 @@ fn a_leader_restarted_without_an_election_serves_no_stale_read() {
     let key = "restored-leader/key";
     let partition = partition_for_key(key, PARTITIONS);
     let leader = cluster.leader_of(partition).expect("the partition has a leader");
-    let log = cluster.log_path(leader);
-    let purges = || {
-        let pattern = format!("purged log partition={partition} ");
-        std::fs::read_to_string(&log).unwrap_or_default().matches(&pattern).count()
-    };
+    let purged = format!("purged log partition={partition} ");
+    let purges = || log_count(&cluster, leader, &purged);
     let client = cluster.client();
     let mut last = 0;
     let mut set = |n: usize| {
@@ -263,7 +262,7 @@ fn a_leader_restarted_without_an_election_serves_no_stale_read() {
     // Purges flush the state machine: write until the leader flushed an applied entry of its
     // term, then a few more that stay in memory only (no purge in between).
     set(100);
-    wait_until("the leader purges its log", Duration::from_secs(20), || (purges() > 0).then_some(())).unwrap();
+    wait_for_log(&cluster, leader, &purged);
     loop {
         let before = purges();
         set(3);

@@ -276,9 +276,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // The state machine writes that these entries produced must be durable before the
         // entries go. They are unlogged (`Engine::write_unlogged`), so a WAL sync is not enough:
-        // persist flushes them out of memory, off the runtime thread.
+        // persist (which syncs too) flushes them out of memory, off the runtime thread.
         let purge_err = |e: String| -> StorageError { StorageIOError::write_logs(openraft::AnyError::error(e)).into() };
-        self.appends.barrier().await.map_err(purge_err)?;
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.persist())
             .await
