@@ -16,6 +16,7 @@
 //!   Internal ................................. 6
 //!   Aborted .................................. 7   (transactions)
 //!   LockDoesNotExist, InvalidOwner ........... 8   (locks)
+//!   ResourceExhausted ........................ 9   (a node's Ephemeral store is full)
 //! ```
 //!
 //! The table is part of the CLI's contract: it is printed by `--help` ([`EXIT_CODES_HELP`]),
@@ -51,12 +52,14 @@ pub enum Exit {
     Aborted,
     /// A lock call on a lock that is missing or held by someone else.
     Lock,
+    /// A node's Ephemeral store is at its memory cap (`ResourceExhausted`).
+    ResourceExhausted,
 }
 
 impl Exit {
     /// Every class, in code order.
     #[cfg(test)]
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Ok,
         Exit::NotMet,
         Exit::Usage,
@@ -66,6 +69,7 @@ impl Exit {
         Exit::Internal,
         Exit::Aborted,
         Exit::Lock,
+        Exit::ResourceExhausted,
     ];
 
     /// The process exit code of this class.
@@ -80,6 +84,7 @@ impl Exit {
             Exit::Internal => 6,
             Exit::Aborted => 7,
             Exit::Lock => 8,
+            Exit::ResourceExhausted => 9,
         }
     }
 
@@ -94,6 +99,7 @@ impl Exit {
             Code::Internal => Exit::Internal,
             Code::Aborted => Exit::Aborted,
             Code::LockDoesNotExist | Code::InvalidOwner => Exit::Lock,
+            Code::ResourceExhausted => Exit::ResourceExhausted,
         }
     }
 
@@ -114,7 +120,8 @@ Exit codes:
   5  Timeout: the deadline passed; a write's outcome is unknown
   6  Internal: a server bug or I/O failure
   7  Aborted: a transactional conflict
-  8  LockDoesNotExist or InvalidOwner";
+  8  LockDoesNotExist or InvalidOwner
+  9  ResourceExhausted: a node's Ephemeral store is at its memory cap; nothing was written";
 
 /// Why a command failed: a status name, a message and the exit class.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +172,7 @@ mod tests {
             assert_eq!(exit == Exit::Ok, code == Code::Ok, "{code:?}");
         }
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, (0..9).collect::<Vec<u8>>());
+        assert_eq!(codes, (0..10).collect::<Vec<u8>>());
     }
 
     #[test]
@@ -178,6 +185,7 @@ mod tests {
         assert_eq!(Exit::of(Code::Internal).code(), 6);
         assert_eq!(Exit::of(Code::Aborted).code(), 7);
         assert_eq!(Exit::of(Code::InvalidOwner).code(), 8);
+        assert_eq!(Exit::of(Code::ResourceExhausted).code(), 9);
         assert_eq!(Exit::met(false).code(), 1);
         assert_eq!(Exit::met(true).code(), 0);
     }

@@ -23,6 +23,7 @@ enum Status {
   lockDoesNotExist @7;
   invalidOwner @8;
   internal @9;          # a bug or an I/O failure on the server.
+  resourceExhausted @10; # the node's Ephemeral store is at its memory cap. Nothing was written.
 }
 
 enum Durability {

@@ -27,11 +27,14 @@ pub enum Code {
     InvalidOwner = 8,
     /// A bug or an I/O failure on the server.
     Internal = 9,
+    /// A node's Ephemeral store is at its memory cap (`limits.max_ephemeral_mb`). Nothing was
+    /// written; deletes, expiries or a larger cap make room.
+    ResourceExhausted = 10,
 }
 
 impl Code {
     /// Every code, in numeric order.
-    pub const ALL: [Code; 10] = [
+    pub const ALL: [Code; 11] = [
         Code::Ok,
         Code::InvalidInput,
         Code::NotFound,
@@ -42,6 +45,7 @@ impl Code {
         Code::LockDoesNotExist,
         Code::InvalidOwner,
         Code::Internal,
+        Code::ResourceExhausted,
     ];
 
     /// The code's stable number.
@@ -67,6 +71,7 @@ impl Code {
             Code::LockDoesNotExist => "LockDoesNotExist",
             Code::InvalidOwner => "InvalidOwner",
             Code::Internal => "Internal",
+            Code::ResourceExhausted => "ResourceExhausted",
         }
     }
 
@@ -95,6 +100,7 @@ impl From<Status> for Code {
             Status::LockDoesNotExist => Code::LockDoesNotExist,
             Status::InvalidOwner => Code::InvalidOwner,
             Status::Internal => Code::Internal,
+            Status::ResourceExhausted => Code::ResourceExhausted,
         }
     }
 }
@@ -112,6 +118,7 @@ impl From<Code> for Status {
             Code::LockDoesNotExist => Status::LockDoesNotExist,
             Code::InvalidOwner => Status::InvalidOwner,
             Code::Internal => Status::Internal,
+            Code::ResourceExhausted => Status::ResourceExhausted,
         }
     }
 }
@@ -129,7 +136,8 @@ mod tests {
             assert_eq!(Status::from(*code) as u16 as usize, i);
             assert_eq!(Code::from(Status::from(*code)), *code);
         }
-        assert_eq!(Code::from_u8(10), None);
+        assert_eq!(Code::from_u8(11), None);
+        assert_eq!(Code::ResourceExhausted.as_u8(), 10);
         assert_eq!(Code::MustRetry.as_u8(), 4);
         assert_eq!(Code::Internal.name(), "Internal");
     }

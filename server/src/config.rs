@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Largest `limits.max_ephemeral_mb` (1 TiB).
+pub const MAX_EPHEMERAL_MB: u64 = 1 << 20;
+
 /// The complete configuration of a node.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -86,6 +89,10 @@ pub struct LimitsConfig {
     /// leader are honoured this much longer).
     #[serde(with = "humantime_serde")]
     pub max_clock_offset: Duration,
+    /// Most memory the node's Ephemeral data may take, MiB (keys, values and their history,
+    /// counted with a fixed per-entry overhead); writes past it fail with `ResourceExhausted`.
+    /// 0 = no cap.
+    pub max_ephemeral_mb: u64,
 }
 
 /// Retention and sweep.
@@ -158,6 +165,7 @@ impl Default for LimitsConfig {
             scan_max_limit: 1000,
             bucket_max_entries: 10_000,
             max_clock_offset: Duration::from_millis(500),
+            max_ephemeral_mb: 1024,
         }
     }
 }
@@ -198,6 +206,7 @@ pub struct Overrides {
     pub max_batch: Option<usize>,
     pub pipeline: Option<usize>,
     pub max_value_bytes: Option<usize>,
+    pub max_ephemeral_mb: Option<u64>,
     pub request_timeout: Option<Duration>,
     pub revisions: Option<usize>,
     pub revision_max_age: Option<Duration>,
@@ -225,7 +234,8 @@ impl Config {
             heartbeat_ms => raft.heartbeat_ms, election_timeout_min_ms => raft.election_timeout_min_ms,
             election_timeout_max_ms => raft.election_timeout_max_ms, snapshot_logs => raft.snapshot_logs,
             logs_to_keep => raft.logs_to_keep, max_batch => raft.max_batch, pipeline => raft.pipeline,
-            max_value_bytes => limits.max_value_bytes, request_timeout => limits.request_timeout,
+            max_value_bytes => limits.max_value_bytes, max_ephemeral_mb => limits.max_ephemeral_mb,
+            request_timeout => limits.request_timeout,
             revisions => retention.revisions, revision_max_age => retention.revision_max_age,
             tombstone_retention => retention.tombstone_retention, sweep_interval => retention.sweep_interval,
             block_cache_mb => storage.block_cache_mb,
@@ -317,6 +327,13 @@ impl Config {
                 "limits.scan_default_limit must be at least 1 and at most limits.scan_max_limit".into(),
             ),
             (self.limits.bucket_max_entries >= 1, "limits.bucket_max_entries must be at least 1".into()),
+            (
+                self.limits.max_ephemeral_mb <= MAX_EPHEMERAL_MB,
+                format!(
+                    "max-ephemeral-mb must be between 0 (no cap) and {MAX_EPHEMERAL_MB}, got {}",
+                    self.limits.max_ephemeral_mb
+                ),
+            ),
             (self.retention.revisions >= 1, format!("revisions must be at least 1, got {}", self.retention.revisions)),
             (self.storage.block_cache_mb >= 1, "block-cache-mb must be at least 1".into()),
             (self.storage.write_buffer_mb >= 4, "storage.write_buffer_mb must be at least 4".into()),
@@ -382,6 +399,10 @@ mod tests {
         assert!(bad(Overrides { heartbeat_ms: Some(5000), ..Default::default() }).contains("election-timeout-min-ms"));
         assert!(bad(Overrides { max_value_bytes: Some(0), ..Default::default() }).contains("max-value-bytes"));
         assert!(bad(Overrides { revisions: Some(0), ..Default::default() }).contains("revisions"));
+        assert!(
+            bad(Overrides { max_ephemeral_mb: Some(MAX_EPHEMERAL_MB + 1), ..Default::default() })
+                .contains("max-ephemeral-mb must be between 0 (no cap) and 1048576")
+        );
         let peers = |p: &str| bad(Overrides { peers: Some(vec![p.into()]), ..Default::default() });
         assert!(peers("1=127.0.0.1").contains("not a host:port"));
         assert!(peers("one=127.0.0.1:1").contains("not a node id"));

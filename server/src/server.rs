@@ -172,6 +172,7 @@ fn kv_options(config: &Config) -> kv::Options {
         retention: r.revisions,
         leader_wait: Duration::from_millis(config.raft.election_timeout_max_ms * 2),
         max_clock_offset: config.limits.max_clock_offset,
+        max_ephemeral_bytes: l.max_ephemeral_mb << 20,
         sweep: SweepOptions {
             interval: r.sweep_interval,
             tombstone_retention: r.tombstone_retention,

@@ -454,3 +454,27 @@ fn lock_commands_follow_the_lock_rules_with_their_exit_codes() {
     cli.run(&["lock", "jobs/reindex", "--owner", "", "--ttl", "1s"]).code(3).err_has("owner");
     cli.run(&["lock", "jobs/reindex", "--owner", "x", "--ttl", "0s"]).code(2).err_has("'0s' is zero");
 }
+
+#[test]
+fn a_full_ephemeral_store_exits_9() {
+    let options = ClusterOptions {
+        nodes: 1,
+        extra_args: ["--max-ephemeral-mb", "1"].map(String::from).to_vec(),
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::start(options).expect("the cluster starts");
+    let client = cluster.client();
+    let value = "x".repeat(4_000);
+    let ephemeral = kahuna_client::SetOptions::new().durability(kahuna_client::Durability::Ephemeral);
+    let filled = (0..2_000).find(|i| client.try_set(&format!("full/{i}"), value.as_bytes(), ephemeral).is_err());
+    assert!(filled.is_some(), "2,000 values of 4,000 bytes fit under a 1 MiB cap");
+
+    let cli = Cli::new(&cluster);
+    cli.run(&["set", "full/next", &value, "--ephemeral"])
+        .code(9)
+        .err_has("error: ResourceExhausted: this node's Ephemeral store is full");
+    cli.run(&["set", "full/next", &value]).code(0); // the Persistent keyspace is not capped
+    cli.run(&["delete", "full/0", "--ephemeral"]).code(0);
+    cli.run(&["set", "full/next", &value, "--ephemeral"]).code(0);
+    assert!(cli.run(&["--help"]).stdout.contains("9  ResourceExhausted"));
+}

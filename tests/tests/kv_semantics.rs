@@ -340,6 +340,92 @@ fn the_sweep_purges_dead_keys_after_the_tombstone_retention() {
     }
 }
 
+/// Writes Ephemeral keys `{prefix}{i}` of `size` bytes until the node refuses one; returns how
+/// many it took and the refusal.
+fn fill(c: &BlockingClient, prefix: &str, size: usize, ttl_ms: i64) -> (usize, kahuna_client::Error) {
+    let value = vec![b'x'; size];
+    for i in 0..2_000 {
+        let mut o = SetOptions::new().durability(E);
+        if ttl_ms > 0 {
+            o = o.expires_ms(ttl_ms);
+        }
+        match c.try_set(&format!("{prefix}{i}"), &value, o) {
+            Ok(r) => assert!(r.set),
+            Err(e) => return (i, e),
+        }
+    }
+    panic!("2,000 writes of {size} bytes fit under a 1 MiB cap");
+}
+
+#[test]
+fn the_ephemeral_store_refuses_writes_past_its_memory_cap() {
+    // One node, so that every partition's Ephemeral data counts against the same cap.
+    let options = ClusterOptions {
+        nodes: 1,
+        extra_args: ["--max-ephemeral-mb", "1", "--sweep-interval", "200ms"].map(String::from).to_vec(),
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::start(options).expect("cluster starts");
+    let c = cluster.client();
+
+    // Fill: about 1 MiB of 4,000-byte values fit, and the next write is refused.
+    let (written, err) = fill(&c, "cap/", 4_000, 0);
+    assert!((200..=262).contains(&written), "{written} values of 4,000 bytes under a 1 MiB cap");
+    assert_eq!(err.code, Code::ResourceExhausted, "{err}");
+    assert!(!err.is_retriable(), "waiting alone does not make room");
+    for part in ["Ephemeral store is full", "limits.max_ephemeral_mb", "nothing was written"] {
+        assert!(err.message.contains(part), "{part:?} in {err}");
+    }
+    let refused = format!("cap/{written}");
+    let got = c.try_get(&refused, E).unwrap();
+    assert!(!got.found && got.revision == -1, "the refused write left nothing: {got:?}");
+    let retry = c.try_set(&refused, &[b'x'; 4_000], SetOptions::new().durability(E)).unwrap_err();
+    assert_eq!(retry.code, Code::ResourceExhausted);
+
+    // Only writes that add data are refused: a new revision of a key is, a smaller value that
+    // replaces the latest one (no_revision) is not. Persistent data has no such cap, and reads,
+    // exists and scans go on.
+    let more = c.try_set("cap/0", &[b'y'; 4_000], SetOptions::new().durability(E)).unwrap_err();
+    assert_eq!(more.code, Code::ResourceExhausted);
+    assert_eq!(c.try_get("cap/0", E).unwrap().revision, 0, "the refused revision was not written");
+    let smaller = c.try_set("cap/1", b"small", SetOptions::new().durability(E).no_revision()).unwrap();
+    assert!(smaller.set);
+    assert_eq!(c.try_get("cap/1", E).unwrap().value, b"small");
+    assert!(c.try_set(&refused, &[b'p'; 4_000], SetOptions::new()).unwrap().set, "Persistent writes go on");
+    assert!(c.try_exists("cap/2", E).unwrap().exists);
+    assert_eq!(c.scan_all_by_prefix("cap/", E).unwrap().len(), written);
+    // An Ephemeral lock grant adds a record: refused once the store is full to the last few
+    // hundred bytes (filled with small values); a Persistent one is not capped.
+    fill(&c, "small/", 1, 0);
+    let owner = [b'o'; 1_000];
+    let lock = c.try_lock("cap-lock", &owner, 10_000, E).unwrap_err();
+    assert_eq!(lock.code, Code::ResourceExhausted);
+    assert!(c.try_lock("cap-lock", &owner, 10_000, P).unwrap().locked);
+
+    // Deletes always pass, and under memory pressure they free the key at once (history,
+    // tombstone and revision counter, as the sweep's purge would): the room is there right away.
+    // (A fifth of the keys: the store stays above 3/4 of its cap, where pressure starts.)
+    for i in 0..written / 5 {
+        let d = c.try_delete(&format!("cap/{i}"), E).unwrap();
+        assert!(d.deleted, "cap/{i}");
+        let purged = c.try_get(&format!("cap/{i}"), E).unwrap();
+        assert!(!purged.found && purged.revision == -1, "cap/{i} purged under pressure: {purged:?}");
+    }
+    let again = c.try_set(&refused, &[b'z'; 4_000], SetOptions::new().durability(E)).unwrap();
+    assert!(again.set && again.revision == 0);
+    assert!(c.try_lock("cap-lock", &owner, 10_000, E).unwrap().locked);
+
+    // Expiry makes room too: keys written with a TTL until the store is full again are purged
+    // by the sweep once they expire, without waiting for the tombstone retention (10 minutes).
+    let (_, err) = fill(&c, "ttl/", 4_000, 1_000);
+    assert_eq!(err.code, Code::ResourceExhausted);
+    let big = || c.try_set("after-expiry", &[b'e'; 8_000], SetOptions::new().durability(E));
+    assert_eq!(big().unwrap_err().code, Code::ResourceExhausted, "full before the keys expire");
+    wait_until("expired keys make room", Duration::from_secs(20), || big().ok()).unwrap();
+    assert_eq!(c.try_get("ttl/0", E).unwrap().revision, -1, "the expired key was purged");
+    assert_eq!(c.try_get("cap/0", P).unwrap().revision, -1, "the keyspaces stay separate");
+}
+
 #[test]
 fn many_threads_share_one_client_and_every_write_lands() {
     let (_cluster, c) = start(&[]);

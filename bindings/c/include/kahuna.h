@@ -96,6 +96,11 @@ typedef enum kahuna_status {
      * A bug or an I/O failure (also a panic caught inside the library).
      */
     KAHUNA_INTERNAL = 9,
+    /**
+     * The node's Ephemeral store is at its memory cap (`limits.max_ephemeral_mb`); nothing
+     * was written. Deletes, expiries or a larger cap make room.
+     */
+    KAHUNA_RESOURCE_EXHAUSTED = 10,
 } kahuna_status;
 
 /**

@@ -33,6 +33,9 @@ pub enum kahuna_status {
     KAHUNA_INVALID_OWNER = 8,
     /// A bug or an I/O failure (also a panic caught inside the library).
     KAHUNA_INTERNAL = 9,
+    /// The node's Ephemeral store is at its memory cap (`limits.max_ephemeral_mb`); nothing
+    /// was written. Deletes, expiries or a larger cap make room.
+    KAHUNA_RESOURCE_EXHAUSTED = 10,
 }
 
 impl From<Code> for kahuna_status {
@@ -48,6 +51,7 @@ impl From<Code> for kahuna_status {
             Code::LockDoesNotExist => kahuna_status::KAHUNA_LOCK_DOES_NOT_EXIST,
             Code::InvalidOwner => kahuna_status::KAHUNA_INVALID_OWNER,
             Code::Internal => kahuna_status::KAHUNA_INTERNAL,
+            Code::ResourceExhausted => kahuna_status::KAHUNA_RESOURCE_EXHAUSTED,
         }
     }
 }
@@ -73,6 +77,7 @@ fn status_name(status: i32) -> &'static CStr {
         Some(Code::LockDoesNotExist) => c"LockDoesNotExist",
         Some(Code::InvalidOwner) => c"InvalidOwner",
         Some(Code::Internal) => c"Internal",
+        Some(Code::ResourceExhausted) => c"ResourceExhausted",
         None => c"Unknown",
     }
 }
@@ -99,7 +104,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(kahuna_status_name(i32::from(code.as_u8()))) };
             assert_eq!(name.to_str().unwrap(), code.name());
         }
-        for unknown in [-1, 10, 256, i32::MAX] {
+        for unknown in [-1, 11, 256, i32::MAX] {
             // SAFETY: as above.
             let name = unsafe { CStr::from_ptr(kahuna_status_name(unknown)) };
             assert_eq!(name.to_str().unwrap(), "Unknown");

@@ -35,6 +35,7 @@ namespace Kahuna
                 case StatusCode.LockDoesNotExist: return new LockDoesNotExistException(message);
                 case StatusCode.InvalidOwner: return new InvalidOwnerException(message);
                 case StatusCode.Internal: return new InternalException(message);
+                case StatusCode.ResourceExhausted: return new ResourceExhaustedException(message);
                 default: return new KahunaException(code, message);
             }
         }
@@ -101,5 +102,15 @@ namespace Kahuna
     {
         /// <summary>An Internal failure.</summary>
         public InternalException(string message) : base(StatusCode.Internal, message) { }
+    }
+
+    /// <summary>
+    /// The node's Ephemeral store is at its memory cap (<c>limits.max_ephemeral_mb</c>); nothing was written.
+    /// Deletes, expiries or a larger cap make room; retrying at once will not help.
+    /// </summary>
+    public sealed class ResourceExhaustedException : KahunaException
+    {
+        /// <summary>A ResourceExhausted failure.</summary>
+        public ResourceExhaustedException(string message) : base(StatusCode.ResourceExhausted, message) { }
     }
 }

@@ -54,6 +54,8 @@ namespace Kahuna
         InvalidOwner = 8,
         /// <summary>A bug or an I/O failure.</summary>
         Internal = 9,
+        /// <summary>The node's Ephemeral store is at its memory cap; nothing was written.</summary>
+        ResourceExhausted = 10,
     }
 
     /// <summary>How a client connects, waits and retries.</summary>

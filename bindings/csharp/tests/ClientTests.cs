@@ -214,8 +214,9 @@ namespace Kahuna.Tests
                 { StatusCode.LockDoesNotExist, typeof(LockDoesNotExistException) },
                 { StatusCode.InvalidOwner, typeof(InvalidOwnerException) },
                 { StatusCode.Internal, typeof(InternalException) },
+                { StatusCode.ResourceExhausted, typeof(ResourceExhaustedException) },
             };
-            for (int n = 1; n <= 9; n++)
+            for (int n = 1; n <= 10; n++)
             {
                 var code = (StatusCode)n;
                 var e = KahunaException.FromCode(code, "why");
@@ -226,6 +227,7 @@ namespace Kahuna.Tests
             }
             Assert.Equal(typeof(KahunaException), KahunaException.FromCode((StatusCode)42, "x").GetType(), "unknown code");
             Assert.Equal(9, (int)StatusCode.Internal, "the numbers are the C API's");
+            Assert.Equal(10, (int)StatusCode.ResourceExhausted, "the numbers are the C API's");
         }
 
         [Test]

@@ -46,7 +46,7 @@ class TestCluster:
 
     __test__ = False  # not a test class, whatever its name
 
-    def __init__(self, nodes: int = 3, partitions: int = 8) -> None:
+    def __init__(self, nodes: int = 3, partitions: int = 8, server_flags: tuple[str, ...] = ()) -> None:
         binary = testcluster_binary()
         if not binary.is_file():
             pytest.fail(
@@ -55,7 +55,7 @@ class TestCluster:
                 pytrace=False,
             )
         self._proc = subprocess.Popen(
-            [str(binary), "--nodes", str(nodes), "--partitions", str(partitions)],
+            [str(binary), "--nodes", str(nodes), "--partitions", str(partitions), "--", *server_flags],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -143,6 +143,14 @@ def cluster() -> Iterator[TestCluster]:
 def own_cluster() -> Iterator[TestCluster]:
     """A 3-node cluster of the test's own, for tests that kill or pause nodes."""
     c = TestCluster()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def capped_cluster() -> Iterator[TestCluster]:
+    """One node whose Ephemeral store is capped at 1 MiB."""
+    c = TestCluster(nodes=1, server_flags=("--max-ephemeral-mb", "1"))
     yield c
     c.close()
 

@@ -23,6 +23,7 @@ EXPECTED = {
     Code.LOCK_DOES_NOT_EXIST: kahuna.LockDoesNotExistError,
     Code.INVALID_OWNER: kahuna.InvalidOwnerError,
     Code.INTERNAL: kahuna.InternalError,
+    Code.RESOURCE_EXHAUSTED: kahuna.ResourceExhaustedError,
 }
 
 
@@ -31,7 +32,7 @@ def test_code_numbers_match_the_client_core():
     assert [(c.value, c.name) for c in Code] == [
         (n, "".join(f"_{ch}" if ch.isupper() else ch.upper() for ch in name).lstrip("_")) for n, name in core
     ]
-    assert (Code.OK, Code.MUST_RETRY, Code.INTERNAL) == (0, 4, 9)
+    assert (Code.OK, Code.MUST_RETRY, Code.INTERNAL, Code.RESOURCE_EXHAUSTED) == (0, 4, 9, 10)
     assert [c for c in Code if c.retriable] == [Code.MUST_RETRY, Code.UNAVAILABLE]
 
 
@@ -175,3 +176,25 @@ def test_nothing_listening_is_unavailable():
         kahuna.Client(["127.0.0.1:1"], timeout=0.3)
     assert info.value.code is Code.UNAVAILABLE and info.value.retriable
     assert "127.0.0.1:1" in info.value.message
+
+
+def test_a_full_ephemeral_store_raises_resource_exhausted(capped_cluster):
+    """A node whose Ephemeral store is at its cap refuses writes that add data; nothing is
+    written, the error is not retriable, and deleting makes room."""
+    with kahuna.Client(capped_cluster.endpoints, timeout=10.0) as c:
+        value = b"x" * 4000
+        for i in range(2000):
+            try:
+                c.try_set(f"full/{i}", value, durability=Durability.EPHEMERAL)
+            except kahuna.ResourceExhaustedError as e:
+                error, refused = e, f"full/{i}"
+                break
+        else:
+            pytest.fail("2,000 values of 4,000 bytes fit under a 1 MiB cap")
+        assert 200 <= i <= 262
+        assert error.code is Code.RESOURCE_EXHAUSTED and not error.retriable
+        assert "limits.max_ephemeral_mb" in error.message and "nothing was written" in error.message
+        assert c.try_get(refused, durability=Durability.EPHEMERAL).revision == -1
+        assert c.try_set(refused, value).set, "Persistent writes are not capped"
+        assert c.try_delete("full/0", durability=Durability.EPHEMERAL).deleted
+        assert c.try_set(refused, value, durability=Durability.EPHEMERAL).set, "the delete made room"

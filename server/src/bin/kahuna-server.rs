@@ -70,6 +70,10 @@ struct Args {
     /// Largest value in bytes [default: 16777216].
     #[arg(long, env = "KAHUNA_MAX_VALUE_BYTES")]
     max_value_bytes: Option<usize>,
+    /// Most memory the node's Ephemeral keys may take, MiB; writes past it fail with
+    /// ResourceExhausted; 0 = no cap [default: 1024].
+    #[arg(long, env = "KAHUNA_MAX_EPHEMERAL_MB")]
+    max_ephemeral_mb: Option<u64>,
     /// Deadline of requests that name none, e.g. 5s [default: 5s].
     #[arg(long, env = "KAHUNA_REQUEST_TIMEOUT", value_parser = humantime::parse_duration)]
     request_timeout: Option<Duration>,
@@ -111,6 +115,7 @@ impl Args {
             max_batch: self.max_batch,
             pipeline: self.pipeline,
             max_value_bytes: self.max_value_bytes,
+            max_ephemeral_mb: self.max_ephemeral_mb,
             request_timeout: self.request_timeout,
             revisions: self.revisions,
             revision_max_age: self.revision_max_age,

@@ -5,18 +5,41 @@
 //! partition stops serving before any new leader can be elected, so there is never a second
 //! writer. The store remembers the term it was filled in: a new term (or the loss of
 //! leadership) empties it, since the data died with the previous leadership.
+//!
+//! Memory cap: every partition's store charges what it holds to one node-wide [`Budget`]
+//! (`limits.max_ephemeral_mb`). A write that would add bytes past the cap is refused with
+//! `ResourceExhausted` and leaves nothing behind; writes that free memory (deletes, unlocks,
+//! the sweep) are always admitted, so a full store can be emptied. Under pressure (at or above
+//! [`PRESSURE`] of the cap) a dead key's history is not kept for `tombstone_retention`: a delete
+//! purges the key at once, and the sweep purges keys that expired, so that deleting and expiring
+//! make room now rather than ten minutes later. Such a key's revision counter starts again,
+//! exactly as after the sweep's normal purge.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
 use super::{Error, Service};
-use crate::storage::{Engine, MemoryEngine, Staged};
+use crate::storage::{Budget, Engine, MemoryEngine, OverBudget, Staged};
+
+/// Whether an Ephemeral write is subject to the node's memory cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admit {
+    /// Refused if it adds bytes past the cap (sets, extends, lock grants).
+    WithinCap,
+    /// Always applied: it frees memory, or records that something was freed (deletes write a
+    /// small tombstone, unlocks, the sweep's purges).
+    Always,
+}
 
 struct Inner {
     term: u64,
     engine: MemoryEngine,
 }
+
+/// The share of the cap (numerator, denominator) from which the store is under pressure.
+pub(super) const PRESSURE: (u64, u64) = (3, 4);
 
 /// One partition's Ephemeral data.
 pub(super) struct Store {
@@ -26,8 +49,12 @@ pub(super) struct Store {
 }
 
 impl Store {
-    pub(super) fn new(_partition: u32) -> Store {
-        Store { inner: Mutex::new(Inner { term: 0, engine: MemoryEngine::new() }), writer: Mutex::new(()) }
+    /// A partition's empty store, charging what it holds to the node's `budget`.
+    pub(super) fn new(budget: Arc<Budget>) -> Store {
+        Store {
+            inner: Mutex::new(Inner { term: 0, engine: MemoryEngine::with_budget(budget) }),
+            writer: Mutex::new(()),
+        }
     }
 
     /// The engine for `term`, emptied first if it holds another term's data.
@@ -49,10 +76,12 @@ impl Store {
 
 impl Service {
     /// Runs a write against partition `p`'s Ephemeral data at a fresh timestamp (and the
-    /// leader's term).
+    /// leader's term). With [`Admit::WithinCap`], a write that would take the node's Ephemeral
+    /// memory past its cap fails with `ResourceExhausted` and writes nothing.
     pub(super) async fn ephemeral_write<T>(
         &self,
         partition: u32,
+        admit: Admit,
         write: impl FnOnce(&mut Staged<'_>, u64, u64) -> crate::storage::Result<T>,
     ) -> Result<T, Error> {
         let leadership = self.cluster.partition(partition).ensure_lease().await?;
@@ -65,7 +94,10 @@ impl Service {
         let mut staged = Staged::new(&engine);
         let out = write(&mut staged, ts, leadership.term)?;
         let batch = staged.into_batch();
-        engine.write(batch)?;
+        match admit {
+            Admit::WithinCap => engine.write_capped(batch).map_err(|o| self.refused(o))?,
+            Admit::Always => engine.write(batch)?,
+        }
         Ok(out)
     }
 
@@ -80,10 +112,46 @@ impl Service {
         read(&engine, self.clock.now(), leadership.term)
     }
 
+    /// True when the node's Ephemeral data takes [`PRESSURE`] of its cap or more: dead keys are
+    /// then purged at once instead of after `tombstone_retention`.
+    pub(super) fn ephemeral_under_pressure(&self) -> bool {
+        let b = &self.ephemeral_budget;
+        b.cap() > 0 && b.used().saturating_mul(PRESSURE.1) >= b.cap().saturating_mul(PRESSURE.0)
+    }
+
     /// The Ephemeral engine of `partition` if this node's store holds data of `term`.
     pub(super) fn ephemeral_engine(&self, partition: u32, term: u64) -> MemoryEngine {
         self.ephemeral[partition as usize].engine_for(term)
     }
+
+    /// The error of a write refused at the memory cap; logs a warning at most every 10 s.
+    fn refused(&self, o: OverBudget) -> Error {
+        let now = self.clock.now();
+        let last = self.ephemeral_full_logged.load(Ordering::Relaxed);
+        if now >= crate::hlc::add_ms(last, 10_000)
+            && self.ephemeral_full_logged.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!(
+                used_bytes = o.used,
+                cap_bytes = o.cap,
+                "the Ephemeral store is full: writes that add data are refused (limits.max_ephemeral_mb)"
+            );
+        }
+        full(o)
+    }
+}
+
+/// The error of a write refused at the memory cap.
+fn full(o: OverBudget) -> Error {
+    const MIB: u64 = 1 << 20;
+    Error::ResourceExhausted(format!(
+        "this node's Ephemeral store is full: it holds {} MiB, the cap (limits.max_ephemeral_mb) is {} MiB, and \
+         the write needs {} more bytes; nothing was written. Delete keys, let TTLs expire, write with \
+         no_revision, or raise the cap",
+        o.used / MIB,
+        o.cap / MIB,
+        o.needed
+    ))
 }
 
 /// Empties a partition's Ephemeral data as soon as this node stops leading it.

@@ -24,6 +24,7 @@ mod ephemeral;
 mod sweep;
 mod types;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -64,6 +65,8 @@ pub struct Options {
     pub max_clock_offset: Duration,
     /// The expiry sweep.
     pub sweep: SweepOptions,
+    /// Most bytes the node's Ephemeral stores hold together (0 = no cap); see `ephemeral`.
+    pub max_ephemeral_bytes: u64,
 }
 
 /// Why a forwarded request got no reply.
@@ -115,14 +118,26 @@ pub struct Service {
     clock: Arc<Clock>,
     options: Options,
     ephemeral: Vec<ephemeral::Store>,
+    ephemeral_budget: Arc<crate::storage::Budget>,
+    /// When a refused Ephemeral write was last logged (an HLC timestamp).
+    ephemeral_full_logged: AtomicU64,
     forwarder: OnceLock<Arc<dyn Forwarder>>,
 }
 
 impl Service {
     /// The service over `cluster`'s partitions; starts its background tasks.
     pub fn start(cluster: Arc<Cluster>, clock: Arc<Clock>, options: Options) -> Arc<Service> {
-        let ephemeral = cluster.partitions().iter().map(|p| ephemeral::Store::new(p.id())).collect();
-        let service = Arc::new(Service { cluster, clock, options, ephemeral, forwarder: OnceLock::new() });
+        let ephemeral_budget = Arc::new(crate::storage::Budget::new(options.max_ephemeral_bytes));
+        let ephemeral = cluster.partitions().iter().map(|_| ephemeral::Store::new(ephemeral_budget.clone())).collect();
+        let service = Arc::new(Service {
+            cluster,
+            clock,
+            options,
+            ephemeral,
+            ephemeral_budget,
+            ephemeral_full_logged: AtomicU64::new(0),
+            forwarder: OnceLock::new(),
+        });
         ephemeral::drop_on_leadership_loss(&service);
         sweep::spawn(&service);
         service

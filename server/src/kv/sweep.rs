@@ -5,7 +5,8 @@
 //! `PurgeDead` for keys dead for longer than `tombstone_retention` (and `PurgeVersions` for
 //! versions older than `revision_max_age`, when set). Purges go through Raft so every replica
 //! removes the same data at the same point of the log; the state machine re-checks each key.
-//! The Ephemeral keyspace is swept the same way, directly in the leader's memory.
+//! The Ephemeral keyspace is swept the same way, directly in the leader's memory; when it is
+//! near its memory cap, without waiting for `tombstone_retention` (see `ephemeral`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +84,8 @@ impl Service {
                 }
             }
 
+            // Under memory pressure, Ephemeral keys are purged as soon as they are dead.
+            let dead_before = if self.ephemeral_under_pressure() { now } else { dead_before };
             let engine = self.ephemeral_engine(p, l.term);
             let cursor = cursors.entry((p, true)).or_default();
             match mvcc::survey(&engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before) {
@@ -95,7 +98,7 @@ impl Service {
                     // Purged like any Ephemeral write: under the partition's writer lock, so a
                     // write landing between the survey and the purge is seen by the re-check.
                     let purged = self
-                        .ephemeral_write(p, |staged, _ts, _term| {
+                        .ephemeral_write(p, super::ephemeral::Admit::Always, |staged, _ts, _term| {
                             let heads = &mut mvcc::Heads::disabled();
                             for key in &survey.dead {
                                 mvcc::purge_dead(staged, heads, p, key, dead_before)?;

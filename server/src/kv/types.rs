@@ -284,6 +284,9 @@ pub enum Error {
     /// The lock is held by another owner.
     #[error("{0}")]
     InvalidOwner(String),
+    /// The node's Ephemeral store is at its memory cap.
+    #[error("{0}")]
+    ResourceExhausted(String),
 }
 
 impl Error {
@@ -297,6 +300,7 @@ impl Error {
             Error::Internal(_) => Code::Internal,
             Error::LockDoesNotExist(_) => Code::LockDoesNotExist,
             Error::InvalidOwner(_) => Code::InvalidOwner,
+            Error::ResourceExhausted(_) => Code::ResourceExhausted,
         }
     }
 }

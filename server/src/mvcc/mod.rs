@@ -92,15 +92,25 @@ struct Record {
     value: Option<Vec<u8>>,
 }
 
+/// [`Record`] borrowing its value: the same encoding (serde writes `Vec<u8>` and `&[u8]` alike).
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    revision: i64,
+    expires_at: u64,
+    count: u32,
+    value: Option<&'a [u8]>,
+}
+
+/// Most bytes a record adds to its value: three varints, the option tag and the length.
+const RECORD_HEADER_MAX: usize = 10 + 10 + 5 + 1 + 5;
+
 fn encode_record(v: &Version) -> Vec<u8> {
-    // A borrowed form would save a copy; values are small next to the Raft round trip.
-    postcard::to_allocvec(&Record {
-        revision: v.revision,
-        expires_at: v.expires_at,
-        count: v.count,
-        value: v.value.clone(),
-    })
-    .expect("serializing a version cannot fail")
+    let value = v.value.as_deref();
+    // Sized up front: a buffer grown by doubling would keep up to twice the value's size
+    // allocated, and the Ephemeral store keeps the buffer as it is (storage::memory).
+    let buffer = Vec::with_capacity(value.map_or(0, <[u8]>::len) + RECORD_HEADER_MAX);
+    postcard::to_extend(&RecordRef { revision: v.revision, expires_at: v.expires_at, count: v.count, value }, buffer)
+        .expect("serializing a version cannot fail")
 }
 
 fn decode_record(ts: u64, bytes: &[u8]) -> storage::Result<Version> {

@@ -368,3 +368,23 @@ fn random_writes_answer_the_same_with_and_without_heads() {
         assert_eq!(run(&cached, &mut on, "dump"), run(&plain, &mut off, "dump"), "seed {seed}");
     }
 }
+
+#[test]
+fn a_record_is_encoded_into_a_buffer_of_its_own_size() {
+    for (value, revision, expires_at) in
+        [(None, 0, 0), (Some(vec![]), -1, 0), (Some(vec![7; 4096]), i64::MAX, u64::MAX), (Some(vec![1; 300]), 5, 9)]
+    {
+        let v = Version { ts: 42, revision, expires_at, value: value.clone(), count: u32::MAX };
+        let bytes = encode_record(&v);
+        // The Ephemeral store keeps the buffer as it is: no doubling slack.
+        assert!(bytes.capacity() <= bytes.len() + RECORD_HEADER_MAX, "{} of {}", bytes.capacity(), bytes.len());
+        // The borrowed form encodes exactly as the owned record decodes.
+        let owned = postcard::to_allocvec(&Record { revision, expires_at, count: u32::MAX, value }).unwrap();
+        assert_eq!(bytes, owned);
+        let back = decode_record(42, &bytes).unwrap();
+        assert_eq!(
+            (back.revision, back.expires_at, back.value, back.count),
+            (v.revision, v.expires_at, v.value, v.count)
+        );
+    }
+}

@@ -36,7 +36,7 @@ mod staged;
 #[cfg(test)]
 mod tests;
 
-pub use memory::MemoryEngine;
+pub use memory::{Budget, MemoryEngine, OverBudget};
 pub use rocks::{RocksEngine, RocksOptions};
 pub use staged::Staged;
 

@@ -30,6 +30,7 @@ from ._errors import (
     LockDoesNotExistError,
     MustRetryError,
     NotFoundError,
+    ResourceExhaustedError,
     TimeoutError,
     UnavailableError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "LockResult",
     "MustRetryError",
     "NotFoundError",
+    "ResourceExhaustedError",
     "ScanPage",
     "ScanPages",
     "SetResult",

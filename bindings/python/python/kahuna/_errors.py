@@ -24,6 +24,7 @@ class Code(enum.IntEnum):
     LOCK_DOES_NOT_EXIST = 7
     INVALID_OWNER = 8
     INTERNAL = 9
+    RESOURCE_EXHAUSTED = 10
 
     @property
     def retriable(self) -> bool:
@@ -126,6 +127,13 @@ class InternalError(KahunaError):
     code = Code.INTERNAL
 
 
+class ResourceExhaustedError(KahunaError):
+    """The node's Ephemeral store is at its memory cap (``limits.max_ephemeral_mb``); nothing was
+    written. Deletes, expiries or a larger cap make room; retrying at once will not help."""
+
+    code = Code.RESOURCE_EXHAUSTED
+
+
 #: The exception class raised for each code (``Code.OK`` is never raised).
 ERRORS: dict[Code, type[KahunaError]] = {
     Code.INVALID_INPUT: InvalidInputError,
@@ -137,6 +145,7 @@ ERRORS: dict[Code, type[KahunaError]] = {
     Code.LOCK_DOES_NOT_EXIST: LockDoesNotExistError,
     Code.INVALID_OWNER: InvalidOwnerError,
     Code.INTERNAL: InternalError,
+    Code.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 
 

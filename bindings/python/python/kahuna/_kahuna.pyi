@@ -77,7 +77,9 @@ class Client:
 
         ``expires_ms``: expire that long after the write (0 = never). ``if_exists`` /
         ``if_not_exists`` (at most one): write only if the key is / is not live.
-        ``no_revision``: do not keep the superseded revision readable.
+        ``no_revision``: do not keep the superseded revision readable. An Ephemeral write
+        raises :class:`kahuna.ResourceExhaustedError` when the leader's Ephemeral store is at
+        its memory cap.
         """
     def try_compare_value_and_set(
         self,

@@ -1,6 +1,7 @@
 //! `try_delete`: a tombstone that keeps the key's revision.
 
 use super::write_result;
+use crate::kv::ephemeral::Admit;
 use crate::kv::{DeleteRequest, Durability, Error, Response, Service};
 use crate::mvcc;
 use crate::raft::Command;
@@ -14,8 +15,14 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &DeleteRequest) ->
         }
         Durability::Ephemeral => {
             let retention = svc.options().retention;
-            svc.ephemeral_write(partition, |st, ts, _term| {
-                let o = mvcc::delete(st, &mut mvcc::Heads::disabled(), partition, &r.key, ts, retention)?;
+            // Under memory pressure the key goes at once, history and tombstone with it.
+            let purge = svc.ephemeral_under_pressure();
+            svc.ephemeral_write(partition, Admit::Always, |st, ts, _term| {
+                let heads = &mut mvcc::Heads::disabled();
+                let o = mvcc::delete(st, heads, partition, &r.key, ts, retention)?;
+                if o.applied && purge {
+                    mvcc::purge_dead(st, heads, partition, &r.key, ts)?;
+                }
                 Ok(Response::Delete { deleted: o.applied, revision: o.revision })
             })
             .await

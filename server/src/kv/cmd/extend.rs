@@ -1,6 +1,7 @@
 //! `try_extend`: moves a live key's expiry to now + expires_ms; the revision stays.
 
 use super::{key, write_result};
+use crate::kv::ephemeral::Admit;
 use crate::kv::{Durability, Error, ExtendRequest, Response, Service};
 use crate::mvcc;
 use crate::raft::Command;
@@ -22,7 +23,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &ExtendRequest) ->
             Ok(Response::Extend { extended, revision })
         }
         Durability::Ephemeral => {
-            svc.ephemeral_write(partition, |st, ts, _term| {
+            svc.ephemeral_write(partition, Admit::WithinCap, |st, ts, _term| {
                 let o = mvcc::extend(
                     st,
                     &mut mvcc::Heads::disabled(),

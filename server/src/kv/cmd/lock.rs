@@ -1,6 +1,7 @@
 //! `try_lock`, `try_extend_lock`, `unlock` and `get_lock`: leased locks with fencing tokens.
 
 use super::key;
+use crate::kv::ephemeral::Admit;
 use crate::kv::{Durability, Error, GetLockRequest, LockRequest, Response, Service, UnlockRequest};
 use crate::locks::{self, At, Outcome};
 use crate::raft::{Command, CommandResult};
@@ -39,12 +40,14 @@ fn guard_ms(svc: &Service) -> u64 {
     svc.options().max_clock_offset.as_millis() as u64
 }
 
-/// Runs a lock command on the partition: through Raft, or in the leader's memory.
+/// Runs a lock command on the partition: through Raft, or in the leader's memory (`admit`:
+/// whether the node's Ephemeral memory cap applies).
 async fn run(
     svc: &Service,
     partition: u32,
     durability: Durability,
     command: Command,
+    admit: Admit,
     in_memory: impl FnOnce(&mut crate::storage::Staged<'_>, At) -> crate::storage::Result<Outcome>,
 ) -> Result<Outcome, Error> {
     match durability {
@@ -54,7 +57,7 @@ async fn run(
         },
         // Ephemeral records all date from the current term (the store empties on a new term).
         Durability::Ephemeral => {
-            svc.ephemeral_write(partition, |st, ts, term| in_memory(st, At { ts, term, guard_ms: 0 })).await
+            svc.ephemeral_write(partition, admit, |st, ts, term| in_memory(st, At { ts, term, guard_ms: 0 })).await
         }
     }
 }
@@ -71,9 +74,10 @@ pub(super) async fn lock(svc: &Service, partition: u32, r: &LockRequest) -> Resu
     let ms = r.expires_ms as u64;
     let command =
         Command::Lock { resource: r.resource.clone(), owner: r.owner.clone(), expires_ms: ms, guard_ms: guard_ms(svc) };
-    let outcome =
-        run(svc, partition, r.durability, command, |st, at| locks::lock(st, partition, &r.resource, &r.owner, ms, at))
-            .await?;
+    let outcome = run(svc, partition, r.durability, command, Admit::WithinCap, |st, at| {
+        locks::lock(st, partition, &r.resource, &r.owner, ms, at)
+    })
+    .await?;
     match outcome {
         Outcome::Locked { token } => Ok(Response::Lock { locked: true, fencing_token: token }),
         Outcome::Busy => Ok(Response::Lock { locked: false, fencing_token: 0 }),
@@ -89,7 +93,7 @@ pub(super) async fn extend(svc: &Service, partition: u32, r: &LockRequest) -> Re
         expires_ms: ms,
         guard_ms: guard_ms(svc),
     };
-    let outcome = run(svc, partition, r.durability, command, |st, at| {
+    let outcome = run(svc, partition, r.durability, command, Admit::WithinCap, |st, at| {
         locks::extend(st, partition, &r.resource, &r.owner, ms, at)
     })
     .await?;
@@ -103,8 +107,10 @@ pub(super) async fn extend(svc: &Service, partition: u32, r: &LockRequest) -> Re
 
 pub(super) async fn unlock(svc: &Service, partition: u32, r: &UnlockRequest) -> Result<Response, Error> {
     let command = Command::Unlock { resource: r.resource.clone(), owner: r.owner.clone() };
-    let outcome =
-        run(svc, partition, r.durability, command, |st, _| locks::unlock(st, partition, &r.resource, &r.owner)).await?;
+    let outcome = run(svc, partition, r.durability, command, Admit::Always, |st, _| {
+        locks::unlock(st, partition, &r.resource, &r.owner)
+    })
+    .await?;
     match outcome {
         Outcome::Unlocked => Ok(Response::Unlock),
         Outcome::DoesNotExist => Err(Error::LockDoesNotExist(format!("resource '{}' is not locked", r.resource))),

@@ -3,6 +3,7 @@
 use kahuna_schema::flags;
 
 use super::{key, write_result};
+use crate::kv::ephemeral::Admit;
 use crate::kv::{Durability, Error, Options, Response, Service, SetRequest};
 use crate::mvcc::{self, Condition};
 use crate::raft::Command;
@@ -73,7 +74,7 @@ pub(super) async fn execute(svc: &Service, partition: u32, r: &SetRequest) -> Re
         Durability::Ephemeral => {
             let condition = condition(r);
             let retention = svc.options().retention;
-            svc.ephemeral_write(partition, |st, ts, _term| {
+            svc.ephemeral_write(partition, Admit::WithinCap, |st, ts, _term| {
                 let args = mvcc::SetArgs {
                     key: &r.key,
                     value: &r.value,
