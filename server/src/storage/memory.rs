@@ -1,8 +1,8 @@
 //! An in-memory engine: ordered maps behind a lock. Used by tests and by the Ephemeral
 //! keyspace, which lives only in a partition leader's memory.
 //!
-//! Every engine counts the bytes it holds ([`MemoryEngine::bytes`]: keys, values and a fixed
-//! [`ENTRY_OVERHEAD`] per pair) and charges them to an optional [`Budget`] shared with other
+//! Every engine counts the bytes it holds ([`MemoryEngine::bytes`]: keys and values rounded up
+//! to the allocator's size classes, plus a fixed [`ENTRY_OVERHEAD`] per pair) and charges them to an optional [`Budget`] shared with other
 //! engines, so that a node can cap all of its Ephemeral stores together
 //! ([`MemoryEngine::write_capped`]).
 
@@ -20,9 +20,9 @@ type Tree = BTreeMap<Vec<u8>, Vec<u8>>;
 /// How many pairs a scan copies out of the map per lock acquisition.
 const CHUNK: usize = 128;
 
-/// Bytes counted per stored pair on top of its key and value: the two `Vec` headers in the
-/// B-tree node, the node's share of slack and the allocator's rounding of both buffers. Measured
-/// against RSS in docs/operations.md ("Ephemeral memory cap").
+/// Bytes counted per stored pair on top of its key's and value's allocations: the two `Vec`
+/// headers in the B-tree node and the node's share of slack. With it the count tracks RSS
+/// within a few percent (measured in docs/operations.md, "Memory").
 pub const ENTRY_OVERHEAD: u64 = 112;
 
 /// What one pair costs in a [`Budget`].
@@ -186,7 +186,7 @@ impl MemoryEngine {
         }
     }
 
-    /// What the stored pairs cost: keys, values and [`ENTRY_OVERHEAD`] per pair.
+    /// What the stored pairs cost: their allocations and [`ENTRY_OVERHEAD`] per pair.
     pub fn bytes(&self) -> u64 {
         self.trees.read().bytes.max(0) as u64
     }
