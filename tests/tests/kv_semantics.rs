@@ -343,8 +343,9 @@ fn the_sweep_purges_dead_keys_after_the_tombstone_retention() {
 /// Writes Ephemeral keys `{prefix}{i}` of `size` bytes until the node refuses one; returns how
 /// many it took and the refusal.
 fn fill(c: &BlockingClient, prefix: &str, size: usize, ttl_ms: i64) -> (usize, kahuna_client::Error) {
+    const LIMIT: usize = 40_000;
     let value = vec![b'x'; size];
-    for i in 0..2_000 {
+    for i in 0..LIMIT {
         let mut o = SetOptions::new().durability(E);
         if ttl_ms > 0 {
             o = o.expires_ms(ttl_ms);
@@ -354,7 +355,7 @@ fn fill(c: &BlockingClient, prefix: &str, size: usize, ttl_ms: i64) -> (usize, k
             Err(e) => return (i, e),
         }
     }
-    panic!("2,000 writes of {size} bytes fit under a 1 MiB cap");
+    panic!("{LIMIT} writes of {size} bytes fit under the cap");
 }
 
 #[test]
@@ -424,6 +425,36 @@ fn the_ephemeral_store_refuses_writes_past_its_memory_cap() {
     wait_until("expired keys make room", Duration::from_secs(20), || big().ok()).unwrap();
     assert_eq!(c.try_get("ttl/0", E).unwrap().revision, -1, "the expired key was purged");
     assert_eq!(c.try_get("cap/0", P).unwrap().revision, -1, "the keyspaces stay separate");
+}
+
+#[test]
+fn a_refused_ephemeral_write_has_expired_keys_purged_at_once() {
+    // The sweep's interval is an hour: only the refused writes can start a round.
+    let options = ClusterOptions {
+        nodes: 1,
+        extra_args: ["--max-ephemeral-mb", "4", "--sweep-interval", "1h"].map(String::from).to_vec(),
+        env: vec![("RUST_LOG".into(), "info,kahuna_server::kv::sweep=debug".into())],
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::start(options).expect("cluster starts");
+    let c = cluster.client();
+    let ttl = Duration::from_secs(5);
+    // Small values, so that each partition holds more keys than one survey covers (1,000).
+    let (written, err) = fill(&c, "exp/", 64, ttl.as_millis() as i64);
+    assert_eq!(err.code, Code::ResourceExhausted);
+    assert!(written > 8 * 1_500, "{written} keys: fewer than 1,500 per partition");
+    let all_expired = std::time::Instant::now() + ttl;
+    std::thread::sleep(all_expired.saturating_duration_since(std::time::Instant::now()));
+
+    // One refused write starts a round that goes through every partition's keys, not 1,000 of them.
+    let samples: Vec<String> = (0..written).step_by(97).map(|i| format!("exp/{i}")).collect();
+    let refused = c.try_set("exp/more", &[b'm'; 64], SetOptions::new().durability(E));
+    assert!(refused.is_err(), "the store is still full of expired keys");
+    wait_until("every expired key is purged", Duration::from_secs(10), || {
+        samples.iter().all(|k| c.try_get(k, E).unwrap().revision == -1).then_some(())
+    })
+    .unwrap();
+    assert!(c.try_set("exp/more", &[b'm'; 64], SetOptions::new().durability(E)).unwrap().set);
 }
 
 #[test]

@@ -126,6 +126,7 @@ impl Service {
 
     /// The error of a write refused at the memory cap; logs a warning at most every 10 s.
     fn refused(&self, o: OverBudget) -> Error {
+        self.ephemeral_refused.notify_one();
         let now = self.clock.now();
         let last = self.ephemeral_full_logged.load(Ordering::Relaxed);
         if now >= crate::hlc::add_ms(last, 10_000)

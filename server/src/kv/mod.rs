@@ -121,6 +121,8 @@ pub struct Service {
     ephemeral_budget: Arc<crate::storage::Budget>,
     /// When a refused Ephemeral write was last logged (an HLC timestamp).
     ephemeral_full_logged: AtomicU64,
+    /// Woken by each refused Ephemeral write: the sweep then purges expired keys early.
+    ephemeral_refused: Arc<tokio::sync::Notify>,
     forwarder: OnceLock<Arc<dyn Forwarder>>,
 }
 
@@ -136,6 +138,7 @@ impl Service {
             ephemeral,
             ephemeral_budget,
             ephemeral_full_logged: AtomicU64::new(0),
+            ephemeral_refused: Arc::default(),
             forwarder: OnceLock::new(),
         });
         ephemeral::drop_on_leadership_loss(&service);

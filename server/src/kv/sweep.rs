@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::Service;
+use super::ephemeral::Admit;
 use crate::hlc;
 use crate::mvcc;
 use crate::raft::Command;
@@ -31,92 +34,151 @@ pub struct SweepOptions {
     pub keys_per_round: usize,
 }
 
+/// Fewest time between two Ephemeral rounds started by refused writes.
+const PRESSURE_ROUND_GAP: Duration = Duration::from_secs(1);
+
+/// Surveys (of `keys_per_round` keys each) per partition in an Ephemeral round under pressure.
+const PRESSURE_SURVEYS: usize = 64;
+
+/// Which sweep cursor: a partition's Persistent or Ephemeral keys.
+type Cursors = HashMap<(u32, bool), Option<String>>;
+
 pub(super) fn spawn(service: &Arc<Service>) {
     let weak = Arc::downgrade(service);
     let interval = service.options.sweep.interval;
     if interval.is_zero() {
         return;
     }
+    let refused = service.ephemeral_refused.clone();
     tokio::spawn(async move {
-        let mut cursors: HashMap<(u32, bool), Option<String>> = HashMap::new();
+        let mut cursors = Cursors::new();
         let mut ticker = tokio::time::interval(interval);
         ticker.tick().await;
+        let mut last_pressure_round: Option<Instant> = None;
         loop {
-            ticker.tick().await;
+            let pressed = tokio::select! {
+                _ = ticker.tick() => false,
+                _ = refused.notified() => true,
+            };
+            if pressed {
+                // A write was refused at the Ephemeral cap: purge what expired now rather than
+                // at the next tick, at most once per PRESSURE_ROUND_GAP.
+                if let Some(last) = last_pressure_round {
+                    tokio::time::sleep_until(last + PRESSURE_ROUND_GAP).await;
+                }
+                last_pressure_round = Some(Instant::now());
+            }
             let Some(service) = weak.upgrade() else { break };
-            service.sweep_round(&mut cursors).await;
+            service.sweep_round(&mut cursors, !pressed).await;
         }
     });
 }
 
 impl Service {
-    async fn sweep_round(&self, cursors: &mut HashMap<(u32, bool), Option<String>>) {
-        let opts = &self.options.sweep;
+    /// One round over the partitions this node leads: Persistent keys when `persistent`, and
+    /// always the Ephemeral ones.
+    async fn sweep_round(&self, cursors: &mut Cursors, persistent: bool) {
         for part in self.cluster.partitions() {
             let l = part.leadership();
             if !l.serving {
                 continue;
             }
-            let p = part.id();
-            let now = self.clock.now();
-            let dead_before = hlc::sub_ms(now, opts.tombstone_retention.as_millis() as u64);
-            let old_before = opts.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64));
-
-            let cursor = cursors.entry((p, false)).or_default();
-            match mvcc::survey(&*part.view().engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before)
-            {
-                Err(e) => tracing::error!(partition = p, error = %e, "sweep survey failed"),
-                Ok(survey) => {
-                    *cursor = survey.next;
-                    let mut commands = Vec::new();
-                    if !survey.dead.is_empty() {
-                        commands.push(Command::PurgeDead { keys: survey.dead, dead_before });
-                    }
-                    if let (false, Some(before)) = (survey.with_old_versions.is_empty(), old_before) {
-                        commands.push(Command::PurgeVersions { keys: survey.with_old_versions, before });
-                    }
-                    for command in commands {
-                        match part.propose(command).await {
-                            Ok(result) => tracing::debug!(partition = p, ?result, "sweep"),
-                            Err(e) => tracing::debug!(partition = p, error = %e, "sweep proposal failed"),
-                        }
-                    }
-                }
+            if persistent {
+                self.sweep_persistent(part, cursors).await;
             }
+            self.sweep_ephemeral(part.id(), l.term, cursors).await;
+        }
+    }
 
-            // Under memory pressure, Ephemeral keys are purged as soon as they are dead.
-            let dead_before = if self.ephemeral_under_pressure() { now } else { dead_before };
-            let engine = self.ephemeral_engine(p, l.term);
-            let cursor = cursors.entry((p, true)).or_default();
-            match mvcc::survey(&engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before) {
-                Err(e) => tracing::error!(partition = p, error = %e, "ephemeral sweep survey failed"),
-                Ok(survey) => {
-                    *cursor = survey.next;
-                    if survey.dead.is_empty() && (old_before.is_none() || survey.with_old_versions.is_empty()) {
-                        continue;
-                    }
-                    // Purged like any Ephemeral write: under the partition's writer lock, so a
-                    // write landing between the survey and the purge is seen by the re-check.
-                    let purged = self
-                        .ephemeral_write(p, super::ephemeral::Admit::Always, |staged, _ts, _term| {
-                            let heads = &mut mvcc::Heads::disabled();
-                            for key in &survey.dead {
-                                mvcc::purge_dead(staged, heads, p, key, dead_before)?;
-                            }
-                            if let Some(before) = old_before {
-                                for key in &survey.with_old_versions {
-                                    mvcc::purge_versions_before(staged, heads, p, key, before)?;
-                                }
-                            }
-                            Ok(())
-                        })
-                        .await;
-                    if let Err(e) = purged {
-                        tracing::debug!(partition = p, error = %e, "ephemeral sweep failed");
-                    }
-                }
+    /// Proposes the purges of one stretch of `part`'s Persistent keys.
+    async fn sweep_persistent(&self, part: &crate::partition::Partition, cursors: &mut Cursors) {
+        let opts = &self.options.sweep;
+        let p = part.id();
+        let now = self.clock.now();
+        let dead_before = hlc::sub_ms(now, opts.tombstone_retention.as_millis() as u64);
+        let old_before = opts.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64));
+        let cursor = cursors.entry((p, false)).or_default();
+        let survey = match mvcc::survey(
+            &*part.view().engine,
+            p,
+            cursor.as_deref(),
+            opts.keys_per_round,
+            dead_before,
+            old_before,
+        ) {
+            Ok(survey) => survey,
+            Err(e) => return tracing::error!(partition = p, error = %e, "sweep survey failed"),
+        };
+        *cursor = survey.next;
+        let mut commands = Vec::new();
+        if !survey.dead.is_empty() {
+            commands.push(Command::PurgeDead { keys: survey.dead, dead_before });
+        }
+        if let (false, Some(before)) = (survey.with_old_versions.is_empty(), old_before) {
+            commands.push(Command::PurgeVersions { keys: survey.with_old_versions, before });
+        }
+        for command in commands {
+            match part.propose(command).await {
+                Ok(result) => tracing::debug!(partition = p, ?result, "sweep"),
+                Err(e) => tracing::debug!(partition = p, error = %e, "sweep proposal failed"),
             }
         }
+    }
+
+    /// Purges dead keys (and old versions) of partition `p`'s Ephemeral data, in memory. Under
+    /// memory pressure keys are purged as soon as they are dead, and the round goes on for up
+    /// to [`PRESSURE_SURVEYS`] stretches of keys: to the partition's end and, when it started
+    /// half-way, around from its start.
+    async fn sweep_ephemeral(&self, p: u32, term: u64, cursors: &mut Cursors) {
+        let opts = &self.options.sweep;
+        let pressure = self.ephemeral_under_pressure();
+        let surveys = if pressure { PRESSURE_SURVEYS } else { 1 };
+        let engine = self.ephemeral_engine(p, term);
+        let cursor = cursors.entry((p, true)).or_default();
+        let mut dead = 0;
+        let mut wrapped = cursor.is_none();
+        for _ in 0..surveys {
+            let now = self.clock.now();
+            let dead_before =
+                if pressure { now } else { hlc::sub_ms(now, opts.tombstone_retention.as_millis() as u64) };
+            let old_before = opts.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64));
+            let survey = match mvcc::survey(&engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before)
+            {
+                Ok(survey) => survey,
+                Err(e) => return tracing::error!(partition = p, error = %e, "ephemeral sweep survey failed"),
+            };
+            *cursor = survey.next;
+            dead += survey.dead.len();
+            if !survey.dead.is_empty() || (old_before.is_some() && !survey.with_old_versions.is_empty()) {
+                // Purged like any Ephemeral write: under the partition's writer lock, so a
+                // write landing between the survey and the purge is seen by the re-check.
+                let purged = self
+                    .ephemeral_write(p, Admit::Always, |staged, _ts, _term| {
+                        let heads = &mut mvcc::Heads::disabled();
+                        for key in &survey.dead {
+                            mvcc::purge_dead(staged, heads, p, key, dead_before)?;
+                        }
+                        if let Some(before) = old_before {
+                            for key in &survey.with_old_versions {
+                                mvcc::purge_versions_before(staged, heads, p, key, before)?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = purged {
+                    return tracing::debug!(partition = p, error = %e, "ephemeral sweep failed");
+                }
+            }
+            if cursor.is_none() {
+                if wrapped || !pressure {
+                    break; // the next round starts over
+                }
+                wrapped = true; // the round began half-way: go on from the partition's start
+            }
+            tokio::task::yield_now().await;
+        }
+        tracing::debug!(partition = p, pressure, dead, "ephemeral sweep");
     }
 
     /// Makes reads at `ts` on `partition` stable: the clock passes `ts` and, for Persistent
