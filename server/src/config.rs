@@ -90,7 +90,8 @@ pub struct LimitsConfig {
     #[serde(with = "humantime_serde")]
     pub max_clock_offset: Duration,
     /// Most memory the node's Ephemeral data may take, MiB (keys, values and their history,
-    /// counted with a fixed per-entry overhead); writes past it fail with `ResourceExhausted`.
+    /// rounded to allocator size classes, plus a fixed overhead per stored version); writes past
+    /// it fail with `ResourceExhausted`.
     /// 0 = no cap.
     pub max_ephemeral_mb: u64,
 }

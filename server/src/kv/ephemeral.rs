@@ -15,10 +15,11 @@
 //! make room now rather than ten minutes later. Such a key's revision counter starts again,
 //! exactly as after the sweep's normal purge.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 
 use super::{Error, Service};
 use crate::storage::{Budget, Engine, MemoryEngine, OverBudget, Staged};
@@ -41,8 +42,36 @@ struct Inner {
 /// The share of the cap (numerator, denominator) from which the store is under pressure.
 pub(super) const PRESSURE: (u64, u64) = (3, 4);
 
+/// A node's Ephemeral keyspace: one store per partition, the budget they share, and what a
+/// refused write sets off.
+pub(super) struct Keyspace {
+    stores: Vec<Store>,
+    budget: Arc<Budget>,
+    /// When a refused write was last logged (an HLC timestamp).
+    full_logged: AtomicU64,
+    /// Woken by each refused write: the sweep then purges expired keys early (`sweep`).
+    pub(super) refused: Arc<Notify>,
+}
+
+impl Keyspace {
+    /// Empty stores for `partitions` partitions, capped together at `cap` bytes (0 = no cap).
+    pub(super) fn new(partitions: usize, cap: u64) -> Keyspace {
+        let budget = Arc::new(Budget::new(cap));
+        Keyspace {
+            stores: (0..partitions).map(|_| Store::new(budget.clone())).collect(),
+            budget,
+            full_logged: AtomicU64::new(0),
+            refused: Arc::default(),
+        }
+    }
+
+    fn store(&self, partition: u32) -> &Store {
+        &self.stores[partition as usize]
+    }
+}
+
 /// One partition's Ephemeral data.
-pub(super) struct Store {
+struct Store {
     inner: Mutex<Inner>,
     /// Serializes writers: a write's timestamp and its data land together.
     writer: Mutex<()>,
@@ -50,7 +79,7 @@ pub(super) struct Store {
 
 impl Store {
     /// A partition's empty store, charging what it holds to the node's `budget`.
-    pub(super) fn new(budget: Arc<Budget>) -> Store {
+    fn new(budget: Arc<Budget>) -> Store {
         Store {
             inner: Mutex::new(Inner { term: 0, engine: MemoryEngine::with_budget(budget) }),
             writer: Mutex::new(()),
@@ -85,7 +114,7 @@ impl Service {
         write: impl FnOnce(&mut Staged<'_>, u64, u64) -> crate::storage::Result<T>,
     ) -> Result<T, Error> {
         let leadership = self.cluster.partition(partition).ensure_lease().await?;
-        let store = &self.ephemeral[partition as usize];
+        let store = self.ephemeral.store(partition);
         // One writer at a time per partition: the timestamp and the write are atomic together,
         // so a snapshot read at T never misses a write stamped at or below T.
         let _writer = store.writer.lock();
@@ -108,29 +137,30 @@ impl Service {
         read: impl FnOnce(&MemoryEngine, u64, u64) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let leadership = self.cluster.partition(partition).ensure_lease().await?;
-        let engine = self.ephemeral[partition as usize].engine_for(leadership.term);
+        let engine = self.ephemeral.store(partition).engine_for(leadership.term);
         read(&engine, self.clock.now(), leadership.term)
     }
 
     /// True when the node's Ephemeral data takes [`PRESSURE`] of its cap or more: dead keys are
     /// then purged at once instead of after `tombstone_retention`.
     pub(super) fn ephemeral_under_pressure(&self) -> bool {
-        let b = &self.ephemeral_budget;
+        let b = &self.ephemeral.budget;
         b.cap() > 0 && b.used().saturating_mul(PRESSURE.1) >= b.cap().saturating_mul(PRESSURE.0)
     }
 
     /// The Ephemeral engine of `partition` if this node's store holds data of `term`.
     pub(super) fn ephemeral_engine(&self, partition: u32, term: u64) -> MemoryEngine {
-        self.ephemeral[partition as usize].engine_for(term)
+        self.ephemeral.store(partition).engine_for(term)
     }
 
     /// The error of a write refused at the memory cap; logs a warning at most every 10 s.
     fn refused(&self, o: OverBudget) -> Error {
-        self.ephemeral_refused.notify_one();
+        let ephemeral = &self.ephemeral;
+        ephemeral.refused.notify_one();
         let now = self.clock.now();
-        let last = self.ephemeral_full_logged.load(Ordering::Relaxed);
+        let last = ephemeral.full_logged.load(Ordering::Relaxed);
         if now >= crate::hlc::add_ms(last, 10_000)
-            && self.ephemeral_full_logged.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            && ephemeral.full_logged.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
             tracing::warn!(
                 used_bytes = o.used,
@@ -166,7 +196,7 @@ pub(super) fn drop_on_leadership_loss(service: &Arc<Service>) {
                 let l = *leadership.borrow_and_update();
                 let Some(service) = weak.upgrade() else { break };
                 if !l.is_self {
-                    service.ephemeral[partition as usize].clear();
+                    service.ephemeral.store(partition).clear();
                 }
             }
         });

@@ -24,7 +24,6 @@ mod ephemeral;
 mod sweep;
 mod types;
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -117,30 +116,15 @@ pub struct Service {
     cluster: Arc<Cluster>,
     clock: Arc<Clock>,
     options: Options,
-    ephemeral: Vec<ephemeral::Store>,
-    ephemeral_budget: Arc<crate::storage::Budget>,
-    /// When a refused Ephemeral write was last logged (an HLC timestamp).
-    ephemeral_full_logged: AtomicU64,
-    /// Woken by each refused Ephemeral write: the sweep then purges expired keys early.
-    ephemeral_refused: Arc<tokio::sync::Notify>,
+    ephemeral: ephemeral::Keyspace,
     forwarder: OnceLock<Arc<dyn Forwarder>>,
 }
 
 impl Service {
     /// The service over `cluster`'s partitions; starts its background tasks.
     pub fn start(cluster: Arc<Cluster>, clock: Arc<Clock>, options: Options) -> Arc<Service> {
-        let ephemeral_budget = Arc::new(crate::storage::Budget::new(options.max_ephemeral_bytes));
-        let ephemeral = cluster.partitions().iter().map(|_| ephemeral::Store::new(ephemeral_budget.clone())).collect();
-        let service = Arc::new(Service {
-            cluster,
-            clock,
-            options,
-            ephemeral,
-            ephemeral_budget,
-            ephemeral_full_logged: AtomicU64::new(0),
-            ephemeral_refused: Arc::default(),
-            forwarder: OnceLock::new(),
-        });
+        let ephemeral = ephemeral::Keyspace::new(cluster.partitions().len(), options.max_ephemeral_bytes);
+        let service = Arc::new(Service { cluster, clock, options, ephemeral, forwarder: OnceLock::new() });
         ephemeral::drop_on_leadership_loss(&service);
         sweep::spawn(&service);
         service

@@ -49,7 +49,7 @@ pub(super) fn spawn(service: &Arc<Service>) {
     if interval.is_zero() {
         return;
     }
-    let refused = service.ephemeral_refused.clone();
+    let refused = service.ephemeral.refused.clone();
     tokio::spawn(async move {
         let mut cursors = Cursors::new();
         let mut ticker = tokio::time::interval(interval);
