@@ -37,8 +37,14 @@ pub struct SweepOptions {
 /// Fewest time between two Ephemeral rounds started by refused writes.
 const PRESSURE_ROUND_GAP: Duration = Duration::from_secs(1);
 
-/// Surveys (of `keys_per_round` keys each) per partition in an Ephemeral round under pressure.
+/// Most surveys (of `keys_per_round` keys each) per partition in an Ephemeral round under
+/// pressure.
 const PRESSURE_SURVEYS: usize = 64;
+
+/// How long an Ephemeral round under pressure keeps surveying one partition. A survey copies
+/// the versions it reads, so without a bound a round through large values with history could
+/// take the node's one thread for seconds, every second, while writes are refused.
+const PRESSURE_PARTITION_TIME: Duration = Duration::from_millis(20);
 
 /// Which sweep cursor: a partition's Persistent or Ephemeral keys.
 type Cursors = HashMap<(u32, bool), Option<String>>;
@@ -69,24 +75,26 @@ pub(super) fn spawn(service: &Arc<Service>) {
                 last_pressure_round = Some(Instant::now());
             }
             let Some(service) = weak.upgrade() else { break };
-            service.sweep_round(&mut cursors, !pressed).await;
+            service.sweep_round(&mut cursors, pressed).await;
         }
     });
 }
 
 impl Service {
-    /// One round over the partitions this node leads: Persistent keys when `persistent`, and
-    /// always the Ephemeral ones.
-    async fn sweep_round(&self, cursors: &mut Cursors, persistent: bool) {
+    /// One round over the partitions this node leads. A round started by a refused write
+    /// (`refused`) sweeps only the Ephemeral keys, as under pressure: the write needs room now,
+    /// whatever share of the cap is in use.
+    async fn sweep_round(&self, cursors: &mut Cursors, refused: bool) {
         for part in self.cluster.partitions() {
             let l = part.leadership();
             if !l.serving {
                 continue;
             }
-            if persistent {
+            if !refused {
                 self.sweep_persistent(part, cursors).await;
             }
-            self.sweep_ephemeral(part.id(), l.term, cursors).await;
+            let pressure = refused || self.ephemeral_under_pressure();
+            self.sweep_ephemeral(part.id(), l.term, pressure, cursors).await;
         }
     }
 
@@ -126,17 +134,17 @@ impl Service {
     }
 
     /// Purges dead keys (and old versions) of partition `p`'s Ephemeral data, in memory. Under
-    /// memory pressure keys are purged as soon as they are dead, and the round goes on for up
-    /// to [`PRESSURE_SURVEYS`] stretches of keys: to the partition's end and, when it started
-    /// half-way, around from its start.
-    async fn sweep_ephemeral(&self, p: u32, term: u64, cursors: &mut Cursors) {
+    /// `pressure` (the store near its cap, or a write refused) keys are purged as soon as they are dead, and the round goes on for up
+    /// to [`PRESSURE_SURVEYS`] stretches of keys or [`PRESSURE_PARTITION_TIME`], whichever
+    /// comes first: to the partition's end and, when it started half-way, around from its start.
+    async fn sweep_ephemeral(&self, p: u32, term: u64, pressure: bool, cursors: &mut Cursors) {
         let opts = &self.options.sweep;
-        let pressure = self.ephemeral_under_pressure();
         let surveys = if pressure { PRESSURE_SURVEYS } else { 1 };
         let engine = self.ephemeral_engine(p, term);
         let cursor = cursors.entry((p, true)).or_default();
         let mut dead = 0;
         let mut wrapped = cursor.is_none();
+        let until = Instant::now() + PRESSURE_PARTITION_TIME;
         for _ in 0..surveys {
             let now = self.clock.now();
             let dead_before =
@@ -175,6 +183,9 @@ impl Service {
                     break; // the next round starts over
                 }
                 wrapped = true; // the round began half-way: go on from the partition's start
+            }
+            if Instant::now() >= until {
+                break; // the next round goes on from here
             }
             tokio::task::yield_now().await;
         }
