@@ -34,7 +34,7 @@ pub struct SweepOptions {
     pub keys_per_round: usize,
 }
 
-/// Fewest time between two Ephemeral rounds started by refused writes.
+/// The shortest gap between two Ephemeral rounds started by refused writes.
 const PRESSURE_ROUND_GAP: Duration = Duration::from_secs(1);
 
 /// Most surveys (of `keys_per_round` keys each) per partition in an Ephemeral round under
