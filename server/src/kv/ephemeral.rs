@@ -15,8 +15,8 @@
 //! make room now rather than ten minutes later. Such a key's revision counter starts again,
 //! exactly as after the sweep's normal purge.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -39,6 +39,9 @@ struct Inner {
     engine: MemoryEngine,
 }
 
+/// How often a node logs that it refuses writes at the cap, at most.
+const FULL_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// The share of the cap (numerator, denominator) from which the store is under pressure.
 pub(super) const PRESSURE: (u64, u64) = (3, 4);
 
@@ -47,8 +50,8 @@ pub(super) const PRESSURE: (u64, u64) = (3, 4);
 pub(super) struct Keyspace {
     stores: Vec<Store>,
     budget: Arc<Budget>,
-    /// When a refused write was last logged (an HLC timestamp).
-    full_logged: AtomicU64,
+    /// When a refused write was last logged.
+    full_logged: Mutex<Option<Instant>>,
     /// Woken by each refused write: the sweep then purges expired keys early (`sweep`).
     pub(super) refused: Arc<Notify>,
 }
@@ -60,7 +63,7 @@ impl Keyspace {
         Keyspace {
             stores: (0..partitions).map(|_| Store::new(budget.clone())).collect(),
             budget,
-            full_logged: AtomicU64::new(0),
+            full_logged: Mutex::new(None),
             refused: Arc::default(),
         }
     }
@@ -157,11 +160,15 @@ impl Service {
     fn refused(&self, o: OverBudget) -> Error {
         let ephemeral = &self.ephemeral;
         ephemeral.refused.notify_one();
-        let now = self.clock.now();
-        let last = ephemeral.full_logged.load(Ordering::Relaxed);
-        if now >= crate::hlc::add_ms(last, 10_000)
-            && ephemeral.full_logged.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-        {
+        let log = {
+            let mut last = ephemeral.full_logged.lock();
+            let due = last.is_none_or(|t| t.elapsed() >= FULL_LOG_EVERY);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if log {
             tracing::warn!(
                 used_bytes = o.used,
                 cap_bytes = o.cap,

@@ -34,6 +34,15 @@ pub struct SweepOptions {
     pub keys_per_round: usize,
 }
 
+impl SweepOptions {
+    /// At `now`: keys dead before the first time are purged, and versions older than the second
+    /// (when versions age out).
+    fn horizons(&self, now: u64) -> (u64, Option<u64>) {
+        let dead_before = hlc::sub_ms(now, self.tombstone_retention.as_millis() as u64);
+        (dead_before, self.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64)))
+    }
+}
+
 /// The shortest gap between two Ephemeral rounds started by refused writes.
 const PRESSURE_ROUND_GAP: Duration = Duration::from_secs(1);
 
@@ -102,9 +111,7 @@ impl Service {
     async fn sweep_persistent(&self, part: &crate::partition::Partition, cursors: &mut Cursors) {
         let opts = &self.options.sweep;
         let p = part.id();
-        let now = self.clock.now();
-        let dead_before = hlc::sub_ms(now, opts.tombstone_retention.as_millis() as u64);
-        let old_before = opts.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64));
+        let (dead_before, old_before) = opts.horizons(self.clock.now());
         let cursor = cursors.entry((p, false)).or_default();
         let survey = match mvcc::survey(
             &*part.view().engine,
@@ -134,9 +141,10 @@ impl Service {
     }
 
     /// Purges dead keys (and old versions) of partition `p`'s Ephemeral data, in memory. Under
-    /// `pressure` (the store near its cap, or a write refused) keys are purged as soon as they are dead, and the round goes on for up
-    /// to [`PRESSURE_SURVEYS`] stretches of keys or [`PRESSURE_PARTITION_TIME`], whichever
-    /// comes first: to the partition's end and, when it started half-way, around from its start.
+    /// `pressure` (the store near its cap, or a write refused) keys are purged as soon as they
+    /// are dead, and the round goes on for up to [`PRESSURE_SURVEYS`] stretches of keys or
+    /// [`PRESSURE_PARTITION_TIME`], whichever comes first: to the partition's end and, when it
+    /// started half-way, around from its start.
     async fn sweep_ephemeral(&self, p: u32, term: u64, pressure: bool, cursors: &mut Cursors) {
         let opts = &self.options.sweep;
         let surveys = if pressure { PRESSURE_SURVEYS } else { 1 };
@@ -147,9 +155,8 @@ impl Service {
         let until = Instant::now() + PRESSURE_PARTITION_TIME;
         for _ in 0..surveys {
             let now = self.clock.now();
-            let dead_before =
-                if pressure { now } else { hlc::sub_ms(now, opts.tombstone_retention.as_millis() as u64) };
-            let old_before = opts.revision_max_age.map(|age| hlc::sub_ms(now, age.as_millis() as u64));
+            let (retained, old_before) = opts.horizons(now);
+            let dead_before = if pressure { now } else { retained };
             let survey = match mvcc::survey(&engine, p, cursor.as_deref(), opts.keys_per_round, dead_before, old_before)
             {
                 Ok(survey) => survey,
