@@ -144,6 +144,11 @@ impl Service {
         read(&engine, self.clock.now(), leadership.term)
     }
 
+    /// What the node's Ephemeral data takes: (bytes used, cap in bytes; 0 = no cap).
+    pub fn ephemeral_usage(&self) -> (u64, u64) {
+        (self.ephemeral.budget.used(), self.ephemeral.budget.cap())
+    }
+
     /// True when the node's Ephemeral data takes [`PRESSURE`] of its cap or more: dead keys are
     /// then purged at once instead of after `tombstone_retention`.
     pub(super) fn ephemeral_under_pressure(&self) -> bool {

@@ -21,6 +21,7 @@
 
 mod cmd;
 mod ephemeral;
+pub mod stats;
 mod sweep;
 mod types;
 
@@ -118,13 +119,21 @@ pub struct Service {
     options: Options,
     ephemeral: ephemeral::Keyspace,
     forwarder: OnceLock<Arc<dyn Forwarder>>,
+    stats: stats::RequestStats,
 }
 
 impl Service {
     /// The service over `cluster`'s partitions; starts its background tasks.
     pub fn start(cluster: Arc<Cluster>, clock: Arc<Clock>, options: Options) -> Arc<Service> {
         let ephemeral = ephemeral::Keyspace::new(cluster.partitions().len(), options.max_ephemeral_bytes);
-        let service = Arc::new(Service { cluster, clock, options, ephemeral, forwarder: OnceLock::new() });
+        let service = Arc::new(Service {
+            cluster,
+            clock,
+            options,
+            ephemeral,
+            forwarder: OnceLock::new(),
+            stats: stats::RequestStats::default(),
+        });
         ephemeral::drop_on_leadership_loss(&service);
         sweep::spawn(&service);
         service
@@ -160,11 +169,30 @@ impl Service {
         Context { route, deadline: Instant::now() + timeout, forwarded }
     }
 
-    /// Executes a request: validates, routes to the partition leader, answers.
+    /// What this node answered its clients (requests by operation and status, latencies).
+    pub fn stats(&self) -> &stats::RequestStats {
+        &self.stats
+    }
+
+    /// Executes a request: validates, routes to the partition leader, answers. A client's
+    /// request (not one a peer forwarded) is counted in [`Service::stats`].
     pub async fn execute(&self, request: Request, ctx: Context) -> Reply {
+        if ctx.forwarded {
+            return self.answer(request, ctx).await;
+        }
+        let slot = stats::Slot::of(&request);
+        let started = Instant::now();
+        let reply = self.answer(request, ctx).await;
+        let code = reply.result.as_ref().map_or_else(Error::code, |_| kahuna_schema::Code::Ok);
+        self.stats.record(slot, code, started.elapsed());
+        reply
+    }
+
+    async fn answer(&self, request: Request, ctx: Context) -> Reply {
         if let Err(e) = cmd::validate(&request, &self.options) {
             return Reply::plain(Err(e));
         }
+        let write = cmd::is_write(&request);
         let outcome = match &request {
             Request::Scan(scan) => {
                 let work = cmd::scan::coordinate(self, scan, ctx);
@@ -181,11 +209,11 @@ impl Service {
                         self.cluster.partition_count()
                     ))));
                 }
-                tokio::time::timeout_at(ctx.deadline, self.route(partition, request.clone(), ctx)).await
+                tokio::time::timeout_at(ctx.deadline, self.route(partition, request, ctx)).await
             }
         };
         outcome.unwrap_or_else(|_| {
-            let what = if cmd::is_write(&request) { "; the write may or may not have taken effect" } else { "" };
+            let what = if write { "; the write may or may not have taken effect" } else { "" };
             Reply::plain(Err(Error::Timeout(format!("the request did not complete before its deadline{what}"))))
         })
     }

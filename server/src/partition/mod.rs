@@ -41,6 +41,38 @@ use crate::storage::Engine;
 
 pub use reads::Leadership;
 
+/// A partition's Raft group as this node sees it, for operators (`/status`, `/metrics`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RaftStatus {
+    /// The partition id.
+    pub partition: u32,
+    /// This node's role in the group: `leader`, `follower`, `candidate`, `learner` or `shutdown`.
+    pub role: &'static str,
+    /// The current term.
+    pub term: u64,
+    /// The leader's node id, if known.
+    pub leader: Option<u64>,
+    /// True when this node leads and serves reads and writes (it has applied its own term's
+    /// first entry and the log it took the lead with).
+    pub serving: bool,
+    /// Index of the last entry in this node's log.
+    pub last_log_index: Option<u64>,
+    /// Index of the last entry applied to the state machine.
+    pub applied_index: Option<u64>,
+    /// Index of the last entry in the newest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Index of the last entry purged from the log.
+    pub purged_index: Option<u64>,
+    /// Leader only: milliseconds since a quorum last acknowledged this leader.
+    pub quorum_ack_ms: Option<u64>,
+    /// Leader only: the last log index each voter is known to hold (this node included).
+    pub matched: std::collections::BTreeMap<u64, Option<u64>>,
+    /// Log entries applied since this node started.
+    pub applied_entries: u64,
+    /// Commands in those entries (commands / entries = the partition's batching).
+    pub applied_commands: u64,
+}
+
 /// Why a partition could not serve a request.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -171,6 +203,41 @@ impl Partition {
     /// Notified on every leadership change.
     pub fn watch_leadership(&self) -> watch::Receiver<Leadership> {
         self.reads.watch()
+    }
+
+    /// The group's state for operators.
+    pub fn status(&self) -> RaftStatus {
+        use openraft::ServerState;
+        let (applied_entries, applied_commands) = self.view.applied();
+        let serving = self.leadership().serving;
+        let m = self.raft.metrics().borrow().clone();
+        let role = match m.state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        };
+        let matched = m
+            .replication
+            .as_ref()
+            .map(|r| r.iter().map(|(node, log)| (*node, log.map(|l| l.index))).collect())
+            .unwrap_or_default();
+        RaftStatus {
+            partition: self.id,
+            role,
+            term: m.current_term,
+            leader: m.current_leader,
+            serving,
+            last_log_index: m.last_log_index,
+            applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            quorum_ack_ms: m.millis_since_quorum_ack,
+            matched,
+            applied_entries,
+            applied_commands,
+        }
     }
 
     /// Replicates `command` and returns its result once applied on this leader.

@@ -58,12 +58,19 @@ pub struct StateView {
     /// The engine holding the partition's data.
     pub engine: Arc<dyn Engine>,
     last_ts: AtomicU64,
+    /// Log entries and commands applied since the node started (for metrics).
+    applied: [AtomicU64; 2],
 }
 
 impl StateView {
     /// The commit timestamp of the last applied command: no later command commits at or below it.
     pub fn last_ts(&self) -> u64 {
         self.last_ts.load(Ordering::Acquire)
+    }
+
+    /// Log entries and the commands in them applied since the node started.
+    pub fn applied(&self) -> (u64, u64) {
+        (self.applied[0].load(Ordering::Relaxed), self.applied[1].load(Ordering::Relaxed))
     }
 }
 
@@ -114,6 +121,7 @@ impl StateMachine {
             partition: config.partition,
             engine: config.engine.clone(),
             last_ts: AtomicU64::new(state.last_ts),
+            applied: Default::default(),
         });
         Ok(Self {
             partition: config.partition,
@@ -200,11 +208,13 @@ impl StateMachine {
         let engine = self.engine.clone();
         let mut st = Staged::new(&*engine);
         let mut responses = Vec::new();
+        let mut commands = 0;
         for entry in entries {
             self.state.last_applied = Some(entry.log_id);
             let response = match entry.payload {
                 EntryPayload::Blank => BatchResponse::default(),
                 EntryPayload::Normal(batch) => {
+                    commands += batch.commands.len() as u64;
                     let term = entry.log_id.leader_id.term;
                     self.apply_batch(&mut st, batch, term).map_err(|e| StorageIOError::apply(entry.log_id, &e))?
                 }
@@ -222,6 +232,8 @@ impl StateMachine {
         engine.write_unlogged(batch).map_err(sm_write_err)?;
         self.clock.observe(self.state.last_ts);
         self.view.last_ts.store(self.state.last_ts, Ordering::Release);
+        self.view.applied[0].fetch_add(responses.len() as u64, Ordering::Relaxed);
+        self.view.applied[1].fetch_add(commands, Ordering::Relaxed);
         Ok(responses)
     }
 
