@@ -25,6 +25,9 @@ pub struct Config {
     pub cluster_name: String,
     /// Address to listen on for clients and peers.
     pub listen: SocketAddr,
+    /// Address of the admin HTTP endpoint (`/metrics`, `/health`, `/status`); `None` = no
+    /// admin endpoint.
+    pub admin_listen: Option<SocketAddr>,
     /// Every initial member as `id=host:port` (this node included). Empty: a single-node
     /// cluster of this node at its listen address.
     pub peers: Vec<String>,
@@ -129,6 +132,7 @@ impl Default for Config {
             node_id: 1,
             cluster_name: "kahuna".into(),
             listen: "127.0.0.1:7070".parse().expect("valid address"),
+            admin_listen: None,
             peers: Vec::new(),
             data_dir: PathBuf::new(),
             partitions: 8,
@@ -195,6 +199,7 @@ pub struct Overrides {
     pub node_id: Option<u64>,
     pub cluster_name: Option<String>,
     pub listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
     pub peers: Option<Vec<String>>,
     pub data_dir: Option<PathBuf>,
     pub partitions: Option<u32>,
@@ -228,6 +233,9 @@ impl Config {
             ($($field:ident => $($path:ident).+),* $(,)?) => {$(
                 if let Some(v) = o.$field { self.$($path).+ = v; }
             )*};
+        }
+        if let Some(a) = o.admin_listen {
+            self.admin_listen = Some(a);
         }
         set!(
             node_id => node_id, cluster_name => cluster_name, listen => listen, peers => peers,
@@ -284,6 +292,10 @@ impl Config {
         let checks: Vec<(bool, String)> = vec![
             (self.node_id >= 1, format!("node-id must be at least 1, got {}", self.node_id)),
             (!self.cluster_name.trim().is_empty(), "cluster-name must not be empty".into()),
+            (
+                self.admin_listen != Some(self.listen),
+                format!("admin-listen must differ from listen, both are {}", self.listen),
+            ),
             (
                 (1..=4096).contains(&self.partitions),
                 format!("partitions must be between 1 and 4096, got {}", self.partitions),
@@ -400,6 +412,11 @@ mod tests {
         assert!(bad(Overrides { heartbeat_ms: Some(5000), ..Default::default() }).contains("election-timeout-min-ms"));
         assert!(bad(Overrides { max_value_bytes: Some(0), ..Default::default() }).contains("max-value-bytes"));
         assert!(bad(Overrides { revisions: Some(0), ..Default::default() }).contains("revisions"));
+        let same = Some("127.0.0.1:7070".parse().unwrap());
+        assert!(
+            bad(Overrides { admin_listen: same, ..Default::default() })
+                .contains("admin-listen must differ from listen, both are 127.0.0.1:7070")
+        );
         assert!(
             bad(Overrides { max_ephemeral_mb: Some(MAX_EPHEMERAL_MB + 1), ..Default::default() })
                 .contains("max-ephemeral-mb must be between 0 (no cap) and 1048576")

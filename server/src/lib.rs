@@ -1,4 +1,5 @@
 //! Kahuna server library: the layers of a node, composed by [`server`].
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod hlc;

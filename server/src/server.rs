@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::admin::{self, Admin};
 use crate::cluster::{self, Cluster, Members};
 use crate::config::Config;
 use crate::hlc::Clock;
@@ -47,8 +48,14 @@ fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, String> {
     Ok(Arc::new(c.validate().map_err(|e| format!("invalid raft settings: {e}"))?))
 }
 
-/// Runs a node on `listener` until `shutdown` resolves, then stops it gracefully.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+/// Runs a node on `listener` (clients and peers) and `admin_listener` (the admin HTTP endpoint,
+/// if any) until `shutdown` resolves, then stops it gracefully.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    admin_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
     config.validate()?;
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
@@ -92,6 +99,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     );
     let service = kv::Service::start(cluster.clone(), clock, kv_options(&config));
     service.set_forwarder(peers);
+    let admin = admin_listener.map(|l| tokio::spawn(admin::serve(l, Admin::new(service.clone(), syncer.clone()))));
 
     tracing::info!(
         node = cluster.node_id(),
@@ -100,9 +108,15 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         data_dir = %data_dir.display(),
         partitions = cluster.partition_count(),
         members = ?cluster.members().addresses,
+        admin = ?config.admin_listen,
         "kahuna-server ready"
     );
     rpc::serve(listener, service.clone(), &workers, reader, shutdown).await;
+    if let Some(task) = admin {
+        // Its connections go with it, and the service they hold.
+        task.abort();
+        let _ = task.await;
+    }
 
     tracing::info!("shutting down");
     // Connections close in order first (no new requests; the service they hold is let go).

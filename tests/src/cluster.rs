@@ -53,6 +53,9 @@ pub struct ClusterOptions {
     /// every other node `to`, so a test can put a proxy on each link (the nemesis does). The
     /// cluster id depends only on node ids, so nodes may see different addresses.
     pub peer_addresses: Option<PeerAddresses>,
+    /// Start every node with an admin HTTP endpoint on a port of its own
+    /// ([`Cluster::admin_endpoint`]).
+    pub admin: bool,
 }
 
 /// `f(from, to, real address of to) -> address node from is told for node to`.
@@ -89,6 +92,7 @@ impl Default for ClusterOptions {
             env: Vec::new(),
             ready_timeout: Duration::from_secs(60),
             peer_addresses: None,
+            admin: false,
         }
     }
 }
@@ -98,6 +102,8 @@ pub(crate) struct Node {
     /// The node's port, kept out of other `bind(0)` calls while the cluster lives (see the
     /// module doc).
     pub(crate) port: PortReservation,
+    /// The admin endpoint's port, when the cluster has them.
+    pub(crate) admin_port: Option<PortReservation>,
     pub(crate) child: Mutex<Option<Child>>,
     pub(crate) paused: bool,
 }
@@ -134,12 +140,19 @@ impl Cluster {
         anyhow::ensure!(options.partitions > 0, "a cluster needs at least one partition");
         let dir = tempfile::Builder::new().prefix("kahuna-test-").tempdir()?;
         let reservations = reserve_ports(options.nodes)?;
+        let mut admin_ports = if options.admin { reserve_ports(options.nodes)? } else { Vec::new() }.into_iter();
         static CLUSTERS: AtomicU64 = AtomicU64::new(0);
         let name = format!("test-{}-{}", std::process::id(), CLUSTERS.fetch_add(1, Ordering::Relaxed));
         let nodes = reservations
             .into_iter()
             .enumerate()
-            .map(|(i, port)| Node { id: i as u64 + 1, port, child: Mutex::new(None), paused: false })
+            .map(|(i, port)| Node {
+                id: i as u64 + 1,
+                port,
+                admin_port: admin_ports.next(),
+                child: Mutex::new(None),
+                paused: false,
+            })
             .collect();
         let probe_keys = crate::ready::probe_keys(options.partitions);
         let mut cluster = Cluster { dir, options, nodes, name, probe_keys };
@@ -173,6 +186,11 @@ impl Cluster {
     /// The address of node `i`, whatever its state.
     pub fn endpoint(&self, i: usize) -> String {
         self.nodes[i].address()
+    }
+
+    /// The admin HTTP endpoint (`host:port`) of node `i`, if the cluster was started with them.
+    pub fn admin_endpoint(&self, i: usize) -> Option<String> {
+        self.nodes[i].admin_port.as_ref().map(|p| format!("127.0.0.1:{}", p.port()))
     }
 
     /// True when node `i` has a process (running or paused).
@@ -329,6 +347,9 @@ impl Cluster {
             .arg(&data_dir)
             .arg("--partitions")
             .arg(self.options.partitions.to_string());
+        if let Some(admin) = &node.admin_port {
+            command.arg("--admin-listen").arg(format!("127.0.0.1:{}", admin.port()));
+        }
         if !self.options.extra_args.iter().any(|a| a.starts_with("--cluster-name")) {
             command.arg("--cluster-name").arg(&self.name);
         }

@@ -26,6 +26,7 @@
 //! point `KAHUNA_SERVER_BIN` at one.
 
 mod cluster;
+pub mod http;
 pub mod nemesis;
 mod process;
 pub mod program;

@@ -258,6 +258,8 @@ fn bad_settings_exit_2_naming_the_setting_before_touching_disk() {
         ("--request-timeout 0s", vec!["--request-timeout", "0s"], vec![], "request-timeout"),
         ("--snapshot-logs 1", vec!["--snapshot-logs", "1"], vec![], "snapshot-logs"),
         ("an unknown flag", vec!["--no-such-flag", "1"], vec![], "--no-such-flag"),
+        ("--admin-listen equal to --listen", vec!["--admin-listen", &listen], vec![], "admin-listen must differ"),
+        ("--admin-listen without a port", vec!["--admin-listen", "127.0.0.1"], vec![], "--admin-listen"),
         ("KAHUNA_NODE_ID=0", vec![], vec![("KAHUNA_NODE_ID", "0")], "node-id"),
         ("KAHUNA_PARTITIONS=many", vec![], vec![("KAHUNA_PARTITIONS", "many")], "partitions"),
         ("KAHUNA_HEARTBEAT_MS=5000", vec![], vec![("KAHUNA_HEARTBEAT_MS", "5000")], "heartbeat-ms"),

@@ -34,6 +34,10 @@ struct Args {
     /// Address for clients and peers [default: 127.0.0.1:7070].
     #[arg(long, env = "KAHUNA_LISTEN", value_name = "HOST:PORT")]
     listen: Option<std::net::SocketAddr>,
+    /// Address of the admin HTTP endpoint: GET /metrics (Prometheus text), /health, /status
+    /// (JSON) [default: none, no admin endpoint].
+    #[arg(long, env = "KAHUNA_ADMIN_LISTEN", value_name = "HOST:PORT")]
+    admin_listen: Option<std::net::SocketAddr>,
     /// Every initial member, this node included, as id=host:port,... [default: this node alone].
     #[arg(long, env = "KAHUNA_PEERS", value_name = "ID=HOST:PORT,...", value_delimiter = ',')]
     peers: Option<Vec<String>>,
@@ -103,6 +107,7 @@ impl Args {
             node_id: self.node_id,
             cluster_name: self.cluster_name.clone(),
             listen: self.listen,
+            admin_listen: self.admin_listen,
             peers: self.peers.clone(),
             data_dir: self.data_dir.clone(),
             partitions: self.partitions,
@@ -195,7 +200,15 @@ fn main() -> ExitCode {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {} (--listen): {e}", config.listen))?;
-        kahuna_server::server::run(config, listener, shutdown_signal()).await
+        let admin = match config.admin_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr} (--admin-listen): {e}"))?,
+            ),
+            None => None,
+        };
+        kahuna_server::server::run(config, listener, admin, shutdown_signal()).await
     };
     // One thread: connections are served on the node's own LocalSet.
     let result = if single { tokio::task::LocalSet::new().block_on(&runtime, node) } else { runtime.block_on(node) };
