@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds Kahuna and starts (or stops) a local 3-node cluster on 127.0.0.1.
 #
-#   scripts/cluster.sh            build, then start nodes 1-3 on ports 7071-7073 (background)
+#   scripts/cluster.sh            build, then start nodes 1-3 on ports 7071-7073 (background),
+#                                 their admin HTTP endpoints (/metrics, /health, /status) on 8071-8073
 #   scripts/cluster.sh stop       stop them (SIGTERM, graceful)
 #   scripts/cluster.sh status     show which nodes run
 #
 # Environment: KAHUNA_HOME (default ./.kahuna) holds data and logs; KAHUNA_NODES (default 3);
-# KAHUNA_BASE_PORT (default 7071); KAHUNA_PARTITIONS (default 8).
+# KAHUNA_BASE_PORT (default 7071; admin endpoints 1000 above); KAHUNA_PARTITIONS (default 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ home="${KAHUNA_HOME:-$PWD/.kahuna}"
 nodes="${KAHUNA_NODES:-3}"
 base="${KAHUNA_BASE_PORT:-7071}"
 partitions="${KAHUNA_PARTITIONS:-8}"
+admin_base=$((base + 1000))
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release/kahuna-server"
 
 pids() { for i in $(seq 1 "$nodes"); do [ -f "$home/node-$i.pid" ] && cat "$home/node-$i.pid"; done; }
@@ -39,7 +41,8 @@ case "${1:-start}" in
   status)
     for i in $(seq 1 "$nodes"); do
       f="$home/node-$i.pid"
-      if [ -f "$f" ] && alive "$(cat "$f")"; then echo "node $i: running (pid $(cat "$f")), 127.0.0.1:$((base + i - 1))"
+      if [ -f "$f" ] && alive "$(cat "$f")"; then
+        echo "node $i: running (pid $(cat "$f")), 127.0.0.1:$((base + i - 1)), admin http://127.0.0.1:$((admin_base + i - 1))"
       else echo "node $i: stopped"; fi
     done
     exit 0 ;;
@@ -58,7 +61,7 @@ for i in $(seq 1 "$nodes"); do
   f="$home/node-$i.pid"
   if [ -f "$f" ] && alive "$(cat "$f")"; then echo "node $i already running (pid $(cat "$f"))"; continue; fi
   "$bin" --node-id "$i" --listen "127.0.0.1:$((base + i - 1))" --peers "$peers" \
-    --data-dir "$home/node-$i" --partitions "$partitions" >>"$home/node-$i.log" 2>&1 &
+    --admin-listen "127.0.0.1:$((admin_base + i - 1))" --data-dir "$home/node-$i" --partitions "$partitions" >>"$home/node-$i.log" 2>&1 &
   echo $! >"$f"
 done
 
@@ -84,6 +87,7 @@ cat <<TXT
 
 Kahuna is running: $nodes nodes, $partitions partitions.
   endpoints : $endpoints
+  admin     : http://127.0.0.1:$admin_base/metrics, /health, /status (node 1; node i at $admin_base + i - 1)
   data      : $home/node-<id>/
   logs      : $home/node-<id>.log
   stop      : ${settings}scripts/cluster.sh stop
