@@ -1,11 +1,13 @@
 //! The admin HTTP endpoint (`admin_listen`): what operators and monitoring ask of a node.
 //!
 //! ```text
-//!  admin_listen ── accept (at most 64 connections) ── HTTP/1.1 ── GET only
+//!  admin_listen ── accept (at most 64 connections) ── HTTP/1.1 ── GET (or HEAD) only
 //!     /metrics  Prometheus (OpenMetrics text): requests and latencies (kv::stats), each
 //!               partition's Raft state and batching, fsyncs, Ephemeral memory
 //!     /health   200 when every partition has a leader and the partitions this node leads
 //!               confirm their leadership with a quorum within 1 s; else 503 naming them
+//!               (readiness: it depends on quorum)
+//!     /livez    200 while the process serves (liveness)
 //!     /status   the node, its members and every partition's Raft state as JSON
 //! ```
 //!
@@ -13,6 +15,7 @@
 //! authentication: bind it to an address only operators reach.
 
 use std::convert::Infallible;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,6 +47,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `/health` waits for a led partition to confirm its leadership.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// What the endpoint serves, for the index and 404 answers.
+const ENDPOINTS: &str = "/metrics, /health, /livez, /status";
+
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -52,24 +58,26 @@ const TEXT: &str = "text/plain; charset=utf-8";
 pub struct Admin {
     service: Arc<kv::Service>,
     syncer: Syncer,
+    data_dir: PathBuf,
     started: Instant,
     started_unix: f64,
 }
 
 impl Admin {
-    /// The endpoint of the node running `service`, whose appends `syncer` makes durable.
-    pub fn new(service: Arc<kv::Service>, syncer: Syncer) -> Arc<Admin> {
+    /// The endpoint of the node running `service`, whose appends `syncer` makes durable and
+    /// whose files are under `data_dir`.
+    pub fn new(service: Arc<kv::Service>, syncer: Syncer, data_dir: PathBuf) -> Arc<Admin> {
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-        Arc::new(Admin { service, syncer, started: Instant::now(), started_unix })
+        Arc::new(Admin { service, syncer, data_dir, started: Instant::now(), started_unix })
     }
 
     fn statuses(&self) -> Vec<RaftStatus> {
         self.service.cluster().partitions().iter().map(|p| p.status()).collect()
     }
 
-    /// Answers one request.
+    /// Answers one request (HEAD as GET: hyper leaves the body out).
     pub async fn handle(self: &Arc<Self>, method: &Method, path: &str) -> (StatusCode, &'static str, String) {
-        if method != Method::GET {
+        if method != Method::GET && method != Method::HEAD {
             return (StatusCode::METHOD_NOT_ALLOWED, TEXT, format!("{method} is not allowed: use GET\n"));
         }
         match path {
@@ -79,32 +87,42 @@ impl Admin {
                 let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
                 (code, JSON, body)
             }
+            "/livez" => (StatusCode::OK, TEXT, "ok\n".into()),
             "/status" => (StatusCode::OK, JSON, self.status()),
-            "/" => (StatusCode::OK, TEXT, "kahuna-server admin endpoint: GET /metrics, /health, /status\n".into()),
-            _ => (StatusCode::NOT_FOUND, TEXT, format!("no such endpoint: {path}; try /metrics, /health or /status\n")),
+            "/" => (StatusCode::OK, TEXT, format!("kahuna-server admin endpoint: GET {}\n", ENDPOINTS)),
+            _ => (StatusCode::NOT_FOUND, TEXT, format!("no such endpoint: {path}; try {ENDPOINTS}\n")),
         }
     }
 
-    /// `/health`: (healthy, JSON body).
+    /// `/health`: (healthy, JSON body). The partitions this node leads are checked together,
+    /// so the answer takes at most [`HEALTH_TIMEOUT`] however many there are.
     async fn health(&self) -> (bool, String) {
         let cluster = self.service.cluster();
         let mut problems = Vec::new();
+        let mut led = Vec::new();
         for (p, status) in cluster.partitions().iter().zip(self.statuses()) {
             let id = status.partition;
             match status.leader {
-                None => problems.push(format!("partition {id} has no leader")),
-                Some(leader) if leader == cluster.node_id() => {
+                None => problems.push((id, format!("partition {id} has no leader"))),
+                Some(leader) if leader == cluster.node_id() => led.push(async move {
                     match tokio::time::timeout(HEALTH_TIMEOUT, p.ensure_lease()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => problems.push(format!("partition {id}: this node leads it, but {e}")),
-                        Err(_) => problems.push(format!(
-                            "partition {id}: this node leads it, but a quorum did not confirm it within {HEALTH_TIMEOUT:?}"
+                        Ok(Ok(_)) => None,
+                        Ok(Err(e)) => Some((id, format!("partition {id}: this node leads it, but {e}"))),
+                        Err(_) => Some((
+                            id,
+                            format!(
+                                "partition {id}: this node leads it, but a quorum did not confirm it within \
+                                 {HEALTH_TIMEOUT:?}"
+                            ),
                         )),
                     }
-                }
+                }),
                 Some(_) => {}
             }
         }
+        problems.extend(futures::future::join_all(led).await.into_iter().flatten());
+        problems.sort_by_key(|(id, _)| *id);
+        let problems: Vec<String> = problems.into_iter().map(|(_, p)| p).collect();
         let healthy = problems.is_empty();
         let body = json!({
             "health": if healthy { "ok" } else { "unhealthy" },
@@ -190,6 +208,36 @@ fn counter<N: EncodeCounterValue>(
     Ok(())
 }
 
+/// This process's resident memory (bytes), CPU time (seconds) and open file descriptors, from
+/// `/proc` (Linux; `None` elsewhere). `/proc` reports CPU time in `USER_HZ` ticks, 100 a second.
+fn process_usage() -> Option<(u64, f64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let rss_kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime
+    // are fields 14 and 15.
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    Some((rss_kib * 1024, ticks as f64 / 100.0, fds))
+}
+
+/// Bytes of the regular files under `dir` (RocksDB's files, snapshots); files that vanish
+/// meanwhile (compactions) are skipped.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// A metric without labels.
 fn single<N: EncodeCounterValue + EncodeGaugeValue>(
     e: &mut DescriptorEncoder,
@@ -232,6 +280,11 @@ impl Collector for Scrape {
             MetricType::Gauge,
             admin.started_unix,
         )?;
+        if let Some((rss, cpu, fds)) = process_usage() {
+            single(&mut e, "process_resident_memory_bytes", "Resident memory.", MetricType::Gauge, rss)?;
+            single(&mut e, "process_cpu_seconds", "User and system CPU time.", MetricType::Counter, cpu)?;
+            single(&mut e, "process_open_fds", "Open file descriptors.", MetricType::Gauge, fds)?;
+        }
 
         let counts = service.stats().counts();
         counter(
@@ -318,27 +371,27 @@ impl Collector for Scrape {
         )?;
 
         let sync = admin.syncer.stats();
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        single(
-            &mut e,
-            "kahuna_fsyncs",
-            "fsync calls of the node's group-commit thread.",
-            MetricType::Counter,
-            load(&sync.syncs),
+        let m = e.encode_descriptor(
+            "kahuna_fsync_duration_seconds",
+            "How long each fsync of the node's group-commit thread took.",
+            None,
+            MetricType::Histogram,
         )?;
+        sync.durations.encode(m)?;
         single(
             &mut e,
             "kahuna_fsync_appends",
             "Raft log appends those fsyncs made durable.",
             MetricType::Counter,
-            load(&sync.jobs),
+            sync.jobs.load(Ordering::Relaxed),
         )?;
+
         single(
             &mut e,
-            "kahuna_fsync_seconds",
-            "Time spent in fsync.",
-            MetricType::Counter,
-            load(&sync.sync_micros) as f64 / 1e6,
+            "kahuna_data_bytes",
+            "Bytes of the files in the node's data directory (RocksDB, snapshots).",
+            MetricType::Gauge,
+            dir_bytes(&admin.data_dir),
         )?;
 
         let (bytes, cap) = service.ephemeral_usage();
@@ -387,7 +440,7 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
                             *response.status_mut() = code;
                             response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                             if code == StatusCode::METHOD_NOT_ALLOWED {
-                                response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
+                                response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
                             }
                             Ok::<_, Infallible>(response)
                         }

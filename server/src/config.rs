@@ -293,7 +293,7 @@ impl Config {
             (self.node_id >= 1, format!("node-id must be at least 1, got {}", self.node_id)),
             (!self.cluster_name.trim().is_empty(), "cluster-name must not be empty".into()),
             (
-                self.admin_listen != Some(self.listen),
+                self.admin_listen != Some(self.listen) || self.listen.port() == 0,
                 format!("admin-listen must differ from listen, both are {}", self.listen),
             ),
             (

@@ -99,7 +99,9 @@ pub async fn run(
     );
     let service = kv::Service::start(cluster.clone(), clock, kv_options(&config));
     service.set_forwarder(peers);
-    let admin = admin_listener.map(|l| tokio::spawn(admin::serve(l, Admin::new(service.clone(), syncer.clone()))));
+    let admin_address = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let admin = admin_listener
+        .map(|l| tokio::spawn(admin::serve(l, Admin::new(service.clone(), syncer.clone(), data_dir.clone()))));
 
     tracing::info!(
         node = cluster.node_id(),
@@ -108,7 +110,7 @@ pub async fn run(
         data_dir = %data_dir.display(),
         partitions = cluster.partition_count(),
         members = ?cluster.members().addresses,
-        admin = ?config.admin_listen,
+        admin = ?admin_address,
         "kahuna-server ready"
     );
     rpc::serve(listener, service.clone(), &workers, reader, shutdown).await;

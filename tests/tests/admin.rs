@@ -82,12 +82,16 @@ fn metrics_health_and_status_report_the_cluster() {
         let leaders: Vec<f64> = texts.iter().map(|t| sum(t, "kahuna_raft_leader", &part)).collect();
         assert!(leaders.iter().all(|l| *l == leaders[0] && *l >= 1.0), "partition {p}: {leaders:?}");
     }
-    // Every node applied the 30 writes (commands), in at most as many entries.
+    // Every node applies the 30 writes (followers in the background, so wait), and fsynced.
     for (i, t) in texts.iter().enumerate() {
-        let commands = sum(t, "kahuna_raft_applied_commands_total", &[]);
+        wait_until("a node applies every write", Duration::from_secs(10), || {
+            (sum(&metrics(&cluster, i), "kahuna_raft_applied_commands_total", &[]) >= 30.0).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("node {i}: {e}"));
         let entries = sum(t, "kahuna_raft_applied_entries_total", &[]);
-        assert!(commands >= 30.0, "node {i} applied {commands} commands");
-        assert!(entries >= 1.0 && sum(t, "kahuna_fsyncs_total", &[]) >= 1.0, "node {i}:\n{t}");
+        assert!(entries >= 1.0 && sum(t, "kahuna_fsync_duration_seconds_count", &[]) >= 1.0, "node {i}:\n{t}");
+        assert!(sum(t, "process_resident_memory_bytes", &[]) > 1e6, "node {i}:\n{t}");
+        assert!(sum(t, "kahuna_data_bytes", &[]) > 0.0, "node {i}:\n{t}");
     }
     // The 12 Ephemeral values of 1,000 bytes live in the leaders' memory, under the default cap.
     let ephemeral_bytes = total("kahuna_ephemeral_bytes", &[]);
@@ -118,7 +122,11 @@ fn metrics_health_and_status_report_the_cluster() {
         assert!(status["requests"].is_array());
     }
 
-    // Phase 4: anything but GET of the three endpoints is refused, naming the problem.
+    // Phase 4: liveness, HEAD for load balancers; anything else is refused, naming the problem.
+    let live = http::get(&admin(&cluster, 0), "/livez").expect("GET /livez");
+    assert_eq!((live.status, live.body.as_str()), (200, "ok\n"));
+    let head = http::request(&admin(&cluster, 0), "HEAD", "/health").expect("HEAD /health");
+    assert_eq!((head.status, head.body.as_str()), (200, ""), "HEAD answers without a body");
     let post = http::request(&admin(&cluster, 0), "POST", "/metrics").expect("POST");
     assert_eq!(post.status, 405, "{}", post.body);
     assert!(post.body.contains("use GET"), "{}", post.body);
@@ -131,20 +139,29 @@ fn metrics_health_and_status_report_the_cluster() {
 fn health_is_503_while_partitions_have_no_quorum_and_200_again_after() {
     let mut cluster = admin_cluster();
     let survivor = 0;
+    let status = http::get(&admin(&cluster, survivor), "/status").expect("GET /status");
+    let status: serde_json::Value = serde_json::from_str(&status.body).expect("JSON");
+    let led: Vec<u64> = (status["partitions"].as_array().expect("partitions").iter())
+        .filter(|p| p["role"] == "leader")
+        .map(|p| p["partition"].as_u64().expect("partition id"))
+        .collect();
+    assert!(!led.is_empty(), "leaders are spread, so the survivor leads some partitions: {status}");
 
-    // Phase 1: with two of three nodes gone, no partition has a quorum on the survivor.
+    // Phase 1: with two of three nodes gone, no partition has a quorum on the survivor: the
+    // partitions it leads fail the quorum check, the others lose their leader.
     cluster.kill(1);
     cluster.kill(2);
-    let unhealthy = wait_until("/health turns 503", Duration::from_secs(30), || {
+    let leads = |p: &u64| format!("partition {p}: this node leads it, but ");
+    let unhealthy = wait_until("/health is 503 for every partition", Duration::from_secs(30), || {
         let r = http::get(&admin(&cluster, survivor), "/health").ok()?;
-        (r.status == 503).then_some(r.body)
+        let complete = (0..PARTITIONS as u64).all(|p| r.body.contains(&format!("partition {p}")));
+        (r.status == 503 && complete && led.iter().all(|p| r.body.contains(&leads(p)))).then_some(r.body)
     })
     .expect("the survivor reports itself unhealthy");
     let body: serde_json::Value = serde_json::from_str(&unhealthy).expect("JSON");
     assert_eq!(body["health"], "unhealthy");
     let problems = body["problems"].as_array().expect("problems");
-    assert!(!problems.is_empty(), "{body}");
-    assert!(problems.iter().all(|p| p.as_str().is_some_and(|p| p.starts_with("partition "))), "{body}");
+    assert_eq!(problems.len(), PARTITIONS as usize, "{body}");
     // /metrics and /status still answer: they are what an operator reads now.
     assert!(metrics(&cluster, survivor).contains("kahuna_raft_term"));
     assert_eq!(http::get(&admin(&cluster, survivor), "/status").expect("GET /status").status, 200);
@@ -161,15 +178,26 @@ fn health_is_503_while_partitions_have_no_quorum_and_200_again_after() {
 
 #[test]
 fn an_admin_port_in_use_stops_the_server_before_it_touches_its_data() {
-    let cluster = admin_cluster();
-    let taken = admin(&cluster, 0);
-    let data_dir = tempfile::tempdir().expect("temp dir");
-    let data = data_dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = taken.local_addr().expect("address").to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
     let ports = kahuna_tests::reserve_ports(1).expect("a port");
     let listen = format!("127.0.0.1:{}", ports[0].port());
-    let data_arg = data.display().to_string();
-    let mut child = cluster.spawn_extra(&["--listen", &listen, "--admin-listen", &taken, "--data-dir", &data_arg]);
-    let status = child.wait().expect("the server exits");
+    let mut child = std::process::Command::new(kahuna_tests::server_binary())
+        .args(["--listen", &listen, "--admin-listen", &taken, "--data-dir"])
+        .arg(&data)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let exited = wait_until("the server exits", Duration::from_secs(10), || child.try_wait().ok().flatten());
+    if exited.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let status = exited.expect("the server exits by itself");
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().expect("piped"), &mut stderr).expect("stderr");
     assert!(!status.success(), "{stderr}");

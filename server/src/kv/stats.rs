@@ -3,8 +3,9 @@
 //! Requests a peer forwarded are not counted again on the leader that serves them: the node
 //! the client called counts them, forwarding included in their latency.
 //!
-//! Recording costs two relaxed atomic adds and one histogram observation per request; the
-//! arrays are indexed, never hashed.
+//! Recording costs one relaxed atomic add and one histogram observation (a short lock per
+//! (operation, keyspace)) per request, 17 ns together in a loop; the arrays are indexed, never
+//! hashed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -179,9 +180,64 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_has_its_own_slot() {
-        assert_eq!(OPS.len() * DURABILITIES.len() * Code::ALL.len(), RequestStats::default().counts.len());
-        let last = Code::ALL[Code::ALL.len() - 1];
-        assert_eq!(last.as_u8() as usize, Code::ALL.len() - 1, "codes index the counters");
+    fn every_operation_is_counted_under_its_own_name() {
+        use crate::kv::{
+            BucketRequest, DeleteRequest, ExtendRequest, LockRequest, ScanPartitionRequest, ScanRequest, SetRequest,
+            UnlockRequest,
+        };
+        let d = Durability::Persistent;
+        let get = GetRequest { key: "k".into(), durability: d, revision: -1, as_of: 0 };
+        let lock = LockRequest { resource: "r".into(), owner: vec![1], expires_ms: 1, durability: d };
+        let requests = [
+            (
+                "set",
+                Request::Set(SetRequest {
+                    key: "k".into(),
+                    value: vec![1],
+                    expires_ms: 0,
+                    flags: 0,
+                    compare_value: Vec::new(),
+                    compare_revision: 0,
+                    durability: d,
+                }),
+            ),
+            ("get", Request::Get(get.clone())),
+            ("exists", Request::Exists(get)),
+            ("delete", Request::Delete(DeleteRequest { key: "k".into(), durability: d })),
+            ("extend", Request::Extend(ExtendRequest { key: "k".into(), expires_ms: 1, durability: d })),
+            ("bucket", Request::Bucket(BucketRequest { bucket: "b".into(), durability: d })),
+            ("scan", Request::Scan(ScanRequest { prefix: "p".into(), limit: 1, cursor: Vec::new(), durability: d })),
+            (
+                "scan_partition",
+                Request::ScanPartition(ScanPartitionRequest {
+                    partition: 0,
+                    prefix: "p".into(),
+                    start_after: None,
+                    limit: 1,
+                    snapshot: 1,
+                    durability: d,
+                }),
+            ),
+            ("lock", Request::Lock(lock.clone())),
+            ("extend_lock", Request::ExtendLock(lock)),
+            ("unlock", Request::Unlock(UnlockRequest { resource: "r".into(), owner: vec![1], durability: d })),
+            ("get_lock", Request::GetLock(GetLockRequest { resource: "r".into(), durability: d })),
+        ];
+        let stats = RequestStats::default();
+        for (i, (_, request)) in requests.iter().enumerate() {
+            for _ in 0..=i {
+                stats.record(Slot::of(request), Code::Ok, Duration::from_micros(1));
+            }
+        }
+        let counted: Vec<(&str, u64)> = stats.counts().iter().map(|c| (c.op, c.count)).collect();
+        let expected: Vec<(&str, u64)> = requests.iter().enumerate().map(|(i, (op, _))| (*op, i as u64 + 1)).collect();
+        assert_eq!(counted, expected);
+        // Every status code has a counter of its own.
+        assert!(Code::ALL.iter().enumerate().all(|(i, c)| c.as_u8() as usize == i));
+        for code in Code::ALL {
+            stats.record(Slot::of(&requests[0].1), code, Duration::from_micros(1));
+        }
+        let set_codes: Vec<Code> = stats.counts().iter().filter(|c| c.op == "set").map(|c| c.code).collect();
+        assert_eq!(set_codes, Code::ALL.to_vec());
     }
 }
