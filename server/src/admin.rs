@@ -89,7 +89,7 @@ impl Admin {
             }
             "/livez" => (StatusCode::OK, TEXT, "ok\n".into()),
             "/status" => (StatusCode::OK, JSON, self.status()),
-            "/" => (StatusCode::OK, TEXT, format!("kahuna-server admin endpoint: GET {}\n", ENDPOINTS)),
+            "/" => (StatusCode::OK, TEXT, format!("kahuna-server admin endpoint: GET {ENDPOINTS}\n")),
             _ => (StatusCode::NOT_FOUND, TEXT, format!("no such endpoint: {path}; try {ENDPOINTS}\n")),
         }
     }

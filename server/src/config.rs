@@ -25,8 +25,8 @@ pub struct Config {
     pub cluster_name: String,
     /// Address to listen on for clients and peers.
     pub listen: SocketAddr,
-    /// Address of the admin HTTP endpoint (`/metrics`, `/health`, `/status`); `None` = no
-    /// admin endpoint.
+    /// Address of the admin HTTP endpoint (`/metrics`, `/health`, `/livez`, `/status`); `None` =
+    /// no admin endpoint.
     pub admin_listen: Option<SocketAddr>,
     /// Every initial member as `id=host:port` (this node included). Empty: a single-node
     /// cluster of this node at its listen address.

@@ -34,8 +34,8 @@ struct Args {
     /// Address for clients and peers [default: 127.0.0.1:7070].
     #[arg(long, env = "KAHUNA_LISTEN", value_name = "HOST:PORT")]
     listen: Option<std::net::SocketAddr>,
-    /// Address of the admin HTTP endpoint: GET /metrics (Prometheus text), /health, /status
-    /// (JSON) [default: none, no admin endpoint].
+    /// Address of the admin HTTP endpoint: GET /metrics (Prometheus), /health (readiness),
+    /// /livez, /status (JSON) [default: none, no admin endpoint].
     #[arg(long, env = "KAHUNA_ADMIN_LISTEN", value_name = "HOST:PORT")]
     admin_listen: Option<std::net::SocketAddr>,
     /// Every initial member, this node included, as id=host:port,... [default: this node alone].
