@@ -2,7 +2,7 @@
 # Builds Kahuna and starts (or stops) a local 3-node cluster on 127.0.0.1.
 #
 #   scripts/cluster.sh            build, then start nodes 1-3 on ports 7071-7073 (background),
-#                                 their admin HTTP endpoints (/metrics, /health, /status) on 8071-8073
+#                                 their admin HTTP endpoints (/metrics, /health, /livez, /status) on 8071-8073
 #   scripts/cluster.sh stop       stop them (SIGTERM, graceful)
 #   scripts/cluster.sh status     show which nodes run
 #
@@ -87,7 +87,7 @@ cat <<TXT
 
 Kahuna is running: $nodes nodes, $partitions partitions.
   endpoints : $endpoints
-  admin     : http://127.0.0.1:$admin_base/metrics, /health, /status (node 1; node i at $admin_base + i - 1)
+  admin     : http://127.0.0.1:$admin_base/metrics, /health, /livez, /status (node 1; node i at $admin_base + i - 1)
   data      : $home/node-<id>/
   logs      : $home/node-<id>.log
   stop      : ${settings}scripts/cluster.sh stop
