@@ -100,9 +100,9 @@ impl Admin {
         let cluster = self.service.cluster();
         let mut problems = Vec::new();
         let mut led = Vec::new();
-        for (p, status) in cluster.partitions().iter().zip(self.statuses()) {
-            let id = status.partition;
-            match status.leader {
+        for p in cluster.partitions() {
+            let id = p.id();
+            match p.leadership().leader {
                 None => problems.push((id, format!("partition {id} has no leader"))),
                 Some(leader) if leader == cluster.node_id() => led.push(async move {
                     match tokio::time::timeout(HEALTH_TIMEOUT, p.ensure_lease()).await {
@@ -182,28 +182,24 @@ impl std::fmt::Debug for Scrape {
     }
 }
 
-fn gauge<N: EncodeGaugeValue>(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    values: impl IntoIterator<Item = (Vec<(&'static str, String)>, N)>,
-) -> Result<(), std::fmt::Error> {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, v) in values {
-        ConstGauge::new(v).encode(m.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
+/// Labels of one series.
+type Labels = Vec<(&'static str, String)>;
 
-fn counter<N: EncodeCounterValue>(
+/// A labelled metric family of `metric_type` (a gauge or a counter) with these series.
+fn family<N: EncodeCounterValue + EncodeGaugeValue>(
     e: &mut DescriptorEncoder,
+    metric_type: MetricType,
     name: &str,
     help: &str,
-    values: impl IntoIterator<Item = (Vec<(&'static str, String)>, N)>,
+    values: impl IntoIterator<Item = (Labels, N)>,
 ) -> Result<(), std::fmt::Error> {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut m = e.encode_descriptor(name, help, None, metric_type)?;
     for (labels, v) in values {
-        ConstCounter::new(v).encode(m.encode_family(&labels)?)?;
+        let series = m.encode_family(&labels)?;
+        match metric_type {
+            MetricType::Counter => ConstCounter::new(v).encode(series)?,
+            _ => ConstGauge::new(v).encode(series)?,
+        }
     }
     Ok(())
 }
@@ -260,8 +256,9 @@ impl Collector for Scrape {
         let node = service.cluster().node_id();
         let part = |s: &RaftStatus| vec![("partition", s.partition.to_string())];
 
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_node_info",
             "This node: its id, cluster and version (value 1).",
             [(
@@ -270,7 +267,7 @@ impl Collector for Scrape {
                     ("cluster", service.cluster().members().cluster_name.clone()),
                     ("version", env!("CARGO_PKG_VERSION").to_string()),
                 ],
-                1i64,
+                1u64,
             )],
         )?;
         single(
@@ -287,8 +284,9 @@ impl Collector for Scrape {
         }
 
         let counts = service.stats().counts();
-        counter(
+        family(
             &mut e,
+            MetricType::Counter,
             "kahuna_requests",
             "Requests clients sent to this node, by operation, keyspace and status answered.",
             counts.iter().map(|c| {
@@ -309,40 +307,52 @@ impl Collector for Scrape {
         }
 
         let s = &self.statuses;
-        gauge(&mut e, "kahuna_raft_term", "Current Raft term of the partition.", s.iter().map(|s| (part(s), s.term)))?;
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
+            "kahuna_raft_term",
+            "Current Raft term of the partition.",
+            s.iter().map(|s| (part(s), s.term)),
+        )?;
+        family(
+            &mut e,
+            MetricType::Gauge,
             "kahuna_raft_leader",
             "Node id of the partition's leader as this node knows it (0: unknown).",
             s.iter().map(|s| (part(s), s.leader.unwrap_or(0))),
         )?;
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_raft_is_leader",
             "1 when this node leads the partition and serves it.",
-            s.iter().map(|s| (part(s), i64::from(s.serving))),
+            s.iter().map(|s| (part(s), u64::from(s.serving))),
         )?;
         let index = |i: Option<u64>| i.unwrap_or(0);
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_raft_last_log_index",
             "Index of the last entry in this node's log of the partition.",
             s.iter().map(|s| (part(s), index(s.last_log_index))),
         )?;
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_raft_applied_index",
             "Index of the last entry applied to the partition's state machine on this node.",
             s.iter().map(|s| (part(s), index(s.applied_index))),
         )?;
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_raft_snapshot_index",
             "Index of the last entry in the partition's newest snapshot on this node.",
             s.iter().map(|s| (part(s), index(s.snapshot_index))),
         )?;
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_raft_matched_index",
             "Leader only: the last log index each voter of the partition is known to hold.",
             s.iter().flat_map(|s| {
@@ -351,20 +361,23 @@ impl Collector for Scrape {
                 })
             }),
         )?;
-        gauge(
+        family(
             &mut e,
+            MetricType::Gauge,
             "kahuna_raft_quorum_ack_age_seconds",
             "Leader only: time since a quorum last acknowledged this node's leadership of the partition.",
             s.iter().filter_map(|s| s.quorum_ack_ms.map(|ms| (part(s), ms as f64 / 1e3))),
         )?;
-        counter(
+        family(
             &mut e,
+            MetricType::Counter,
             "kahuna_raft_applied_entries",
             "Raft log entries applied on this node since it started.",
             s.iter().map(|s| (part(s), s.applied_entries)),
         )?;
-        counter(
+        family(
             &mut e,
+            MetricType::Counter,
             "kahuna_raft_applied_commands",
             "Commands in those entries (commands / entries = how many writes share a Raft round).",
             s.iter().map(|s| (part(s), s.applied_commands)),
